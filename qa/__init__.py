@@ -1,0 +1,10 @@
+"""Question answering over a Chinese speech: quotes the speech's own sentences, cited by paragraph."""
+
+import os
+
+# This tool is offline by design: never let a hub client or Gradio's analytics try the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+__version__ = "0.1.0"
