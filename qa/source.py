@@ -19,8 +19,9 @@ PUNCT = TERMINAL + CLOSING + "，、；：,.;:“‘「『（(《〈·—"
 
 _DATE = re.compile(r"^[（(]?\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*[)）]?$")
 _NUMERAL = "零一二三四五六七八九十"
-_PART = re.compile(rf"^第([{_NUMERAL}]{{1,3}})[，、,]\s*")
+PART_HEADING = re.compile(rf"^第([{_NUMERAL}]{{1,3}})[，、,]\s*")
 _SENTENCE = re.compile(rf"[^{TERMINAL}]*(?:[{TERMINAL}]+[{CLOSING}]*|$)")
+_CLAUSE = re.compile(r"[^，；：、,;:]*(?:[，；：、,;:]+|$)")
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def _sections(texts: list[str]) -> tuple[Paragraph, ...]:
     paragraphs = []
     section: Section | None = None
     for n, text in enumerate(texts, start=1):
-        m = _PART.match(text)
+        m = PART_HEADING.match(text)
         if m:
             rest = text[m.end() :]
             heading = _SENTENCE.match(rest)[0].rstrip(TERMINAL + CLOSING) if rest else ""
@@ -248,4 +249,15 @@ def sentences(paragraph: Paragraph) -> list[Passage]:
             start += 1
         if start < end:
             out.append(Passage(paragraph=paragraph.n, start=start, end=end, text=paragraph.text[start:end]))
+    return out
+
+
+def clauses(sentence: Passage) -> list[Passage]:
+    """Split a sentence at commas, semicolons, colons and enumeration commas; offsets stay in the paragraph."""
+    out = []
+    for m in _CLAUSE.finditer(sentence.text):
+        start, end = m.span()
+        if sentence.text[start:end].strip():
+            out.append(Passage(paragraph=sentence.paragraph, start=sentence.start + start,
+                               end=sentence.start + end, text=sentence.text[start:end]))
     return out

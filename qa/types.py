@@ -102,8 +102,6 @@ class Hit:
     score: float
     dense: float
     bm25: float
-    dense_rank: int | None = None
-    bm25_rank: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,50 @@
+"""Jieba tokens for BM25: the speech's own terms, stopwords and punctuation dropped, width-folded."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.tokens import Tokenizer, learn_terms, normalize
+
+
+@pytest.fixture(scope="module")
+def terms(document):
+    return learn_terms(p.text for p in document.paragraphs)
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return Tokenizer()
+
+
+def test_terms_come_from_the_speech(terms, document):
+    for term in ("工匠精神", "劳模精神", "劳动精神", "网约工", "快递员", "学以增智", "中国梦·劳动美"):
+        assert term in terms
+    text = "".join(p.text for p in document.paragraphs)
+    assert all(term in text for term in terms)
+    assert all(3 <= len(term) <= 8 for term in terms)
+
+
+def test_learned_terms_become_tokens(terms, plain):
+    learned = Tokenizer(terms)
+    assert "工匠精神" not in plain("工匠精神是什么？")
+    assert "工匠精神" in learned("工匠精神是什么？")
+    assert {"工匠", "精神"} <= set(learned("工匠精神是什么？")), "search mode keeps the parts too"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("讲话中提到了什么？", []),
+        ("！？。，……", []),
+        ("ＡＢＣ１２３ 劳动", ["abc123", "劳动"]),
+        ("What is the spirit of craftsmanship?", ["spirit", "craftsmanship"]),
+        ("劳\u200b动", ["劳动"]),
+    ],
+)
+def test_tokens(plain, text, expected):
+    assert plain(text) == expected
+
+
+def test_normalize_folds_width_and_drops_invisible_characters():
+    assert normalize("Ｑ：\u202e十四五\x00") == "q:十四五"
