@@ -119,16 +119,16 @@ def baselines(assistant: Assistant) -> dict[str, Callable[[str], dict[int, float
         return _as_ranking(retriever.lexical_scores(retriever.tokenizer(question))[1])
 
     def dense_paragraphs(question: str) -> dict[int, float]:
-        return _as_ranking(retriever.dense_scores(question)[2])
+        return _as_ranking(retriever.dense_scores(retriever.embed(question)).paragraph)
 
     def dense_sentences(question: str) -> dict[int, float]:
         best = np.full(n, -np.inf)
-        np.maximum.at(best, para_of, retriever.dense_scores(question)[0])
+        np.maximum.at(best, para_of, retriever.dense_scores(retriever.embed(question)).sentence)
         return _as_ranking(best)
 
     def rrf(question: str, k: int = 60) -> dict[int, float]:
         fused = np.zeros(n)
-        for scores in (retriever.lexical_scores(retriever.tokenizer(question))[1], retriever.dense_scores(question)[2]):
+        for scores in (retriever.lexical_scores(retriever.tokenizer(question))[1], retriever.dense_scores(retriever.embed(question)).paragraph):
             ranks = np.empty(n)
             ranks[np.argsort(-scores, kind="stable")] = np.arange(1, n + 1)
             fused += 1.0 / (k + ranks)

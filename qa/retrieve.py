@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import bm25s
 import numpy as np
@@ -29,8 +30,7 @@ SENTENCE_DENSE, CLAUSE_DENSE, SENTENCE_BM25 = 1.0, 1.0, 0.5
 BEST_SENTENCE, PARAGRAPH_DENSE, PARAGRAPH_BM25 = 1.0, 1.0, 0.25
 # Final order of sentences: their paragraph's score plus this share of their own.
 SENTENCE_SHARE = 0.2
-# Beyond this many vectors, dense search looks at the nearest ones only.
-EXACT_LIMIT = 50_000
+# With an approximate index (large corpora), dense search scores this many nearest units.
 DENSE_CANDIDATES = 2_000
 
 
@@ -61,6 +61,23 @@ class Retrieval:
     hits: list[Hit]
     paragraphs: list[tuple[int, float]]
     evidence: Evidence
+
+
+class Dense(NamedTuple):
+    """Dense scores of one question: per sentence, per sentence's best clause, per paragraph; best background."""
+
+    sentence: np.ndarray
+    clause: np.ndarray
+    paragraph: np.ndarray
+    background: float
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores, largest first, ties in index order."""
+    if k < len(scores):
+        part = np.argpartition(-scores, k - 1)[:k]
+        return part[np.lexsort((part, -scores[part]))]
+    return np.argsort(-scores, kind="stable")
 
 
 def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
@@ -105,21 +122,38 @@ class Retriever:
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._paragraph_terms = [set(tokens) for tokens in paragraph_tokens]
+        # Sentences and clauses are stored grouped by paragraph and sentence: reduce by group starts.
+        self._sentence_starts = np.flatnonzero(np.r_[True, np.diff(self._para_of) != 0])
+        owner = store.clause_owner
+        self._clause_starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0]) if len(owner) else owner
+        self._clause_sentences = owner[self._clause_starts] if len(owner) else owner
+        self._matrix = store_mod.flat_matrix(store)
 
-    def dense_scores(self, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """Cosine of the question with every sentence, its best clause, every paragraph, and the best background."""
-        vector = self.embedder.queries([question])[0]
+    def embed(self, question: str) -> np.ndarray:
+        """The question's vector."""
+        return self.embedder.queries([question])[0]
+
+    def dense_scores(self, vector: np.ndarray) -> Dense:
+        """Cosine of a question vector with every sentence, its best clause, every paragraph, and the background.
+
+        Up to EXACT_LIMIT vectors every unit is scored; beyond, the approximate
+        index returns the nearest DENSE_CANDIDATES and the rest count as the least of those.
+        """
         total = self.store.vectors.ntotal
-        k = total if total <= EXACT_LIMIT else DENSE_CANDIDATES
-        scores, ids = store_mod.search(self.store, vector, k)
-        keep = ids >= 0
-        every = np.full(total, float(scores[keep].min()) if keep.any() else 0.0, dtype=np.float32)
-        every[ids[keep]] = scores[keep]
+        if self._matrix is not None:
+            every = self._matrix @ vector
+        else:
+            scores, ids = store_mod.search(self.store, vector, min(DENSE_CANDIDATES, total))
+            keep = ids >= 0
+            every = np.full(total, float(scores[keep].min()) if keep.any() else 0.0, dtype=np.float32)
+            every[ids[keep]] = scores[keep]
         s, p, c = self._n_sentences, self._n_paragraphs, len(self.store.clauses)
         sentence, paragraph, clause, background = every[:s], every[s : s + p], every[s + p : s + p + c], every[s + p + c :]
         best_clause = sentence.copy()
-        np.maximum.at(best_clause, self.store.clause_owner, clause)
-        return sentence, best_clause, paragraph, float(background.max()) if background.size else -1.0
+        if c:
+            grouped = np.maximum.reduceat(clause, self._clause_starts)
+            best_clause[self._clause_sentences] = np.maximum(sentence[self._clause_sentences], grouped)
+        return Dense(sentence, best_clause, paragraph, float(background.max()) if background.size else -1.0)
 
     def lexical_scores(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of every sentence and of every paragraph."""
@@ -145,13 +179,17 @@ class Retriever:
         paragraph but are quoted only after every other sentence.
         """
         tokens = self.tokenizer(question)
-        dense, clause, paragraph_dense, background = self.dense_scores(question)
-        sentence_bm25, paragraph_bm25 = self.lexical_scores(tokens)
+        return self.fuse(tokens, self.dense_scores(self.embed(question)), self.lexical_scores(tokens), k)
+
+    def fuse(self, tokens: list[str], dense_scores: Dense, lexical: tuple[np.ndarray, np.ndarray], k: int) -> Retrieval:
+        """Combine both legs into sentence and paragraph rankings (see the module docstring)."""
+        dense, clause, paragraph_dense, background = dense_scores
+        sentence_bm25, paragraph_bm25 = lexical
         sentence = (
             SENTENCE_DENSE * _minmax(dense) + CLAUSE_DENSE * _minmax(clause) + SENTENCE_BM25 * _unit(sentence_bm25)
         )
         best_sentence = np.full(self._n_paragraphs, -np.inf, dtype=np.float32)
-        np.maximum.at(best_sentence, self._para_of, sentence)
+        best_sentence[self._para_of[self._sentence_starts]] = np.maximum.reduceat(sentence, self._sentence_starts)
         paragraph = (
             BEST_SENTENCE * best_sentence
             + PARAGRAPH_DENSE * _minmax(paragraph_dense)
@@ -159,7 +197,7 @@ class Retriever:
         )
         top_paragraph, top_sentence = float(paragraph.max()), float(sentence.max())
         fused = paragraph[self._para_of] / (top_paragraph or 1.0) + SENTENCE_SHARE * sentence / (top_sentence or 1.0)
-        order = np.lexsort((-fused, self._heading))[:k]
+        order = _top(fused - 10.0 * self._heading, k)
         hits = [
             Hit(passage=self.store.passages[i], score=float(fused[i]), dense=float(dense[i]),
                 bm25=float(sentence_bm25[i]))
@@ -174,5 +212,5 @@ class Retriever:
             coverage=self.coverage(tokens, best + 1),
             bm25_top=float(paragraph_bm25.max()),
         )
-        ranked = np.argsort(-paragraph, kind="stable")[:k]
+        ranked = _top(paragraph, k)
         return Retrieval(hits, [(int(i) + 1, float(paragraph[i])) for i in ranked], evidence)

@@ -217,6 +217,14 @@ def load(path: Path, source_hash: str | None = None, model: str | None = None) -
     return Store(path, manifest, document, passages, tuple(clauses), owner, vectors, tuple(payload.get("terms", ())))
 
 
+def flat_matrix(store: Store) -> np.ndarray | None:
+    """The stored vectors as a read-only matrix when the index is exact (flat), else None."""
+    index = store.vectors
+    if not isinstance(index, faiss.IndexFlat):
+        return None
+    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+
+
 def search(store: Store, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Inner-product search: (scores, unit ids) of the ``k`` nearest sentences, paragraphs or clauses."""
     k = min(k, store.vectors.ntotal)
