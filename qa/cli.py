@@ -198,5 +198,46 @@ def _eval_text(result: dict) -> str:
     return "\n".join(lines)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+@click.option("--repeats", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Rounds over the benchmark questions for warm timings.")
+@click.option("--scale", multiple=True, type=click.IntRange(10, 1_000_000),
+              help="Also build and query a synthetic corpus of this many paragraphs (repeatable).")
+@SOURCE
+@INDEX
+@_qa_errors
+def bench(as_json: bool, repeats: int, scale: tuple[int, ...], source, index_dir) -> None:
+    """Time every stage of an answer, warm and cold answers, index builds, memory and scale."""
+    from qa import bench as bench_mod
+    from qa.assistant import Assistant
+
+    settings = _settings(source=source, index_dir=index_dir)
+    Assistant(settings).index  # build the index first if needed, outside the timings  # noqa: B018
+    result = bench_mod.run(settings, repeats=repeats, scale=scale, progress=lambda m: click.echo(m, err=True))
+    click.echo(_dump(result) if as_json else _bench_text(result))
+
+
+def _bench_text(r: dict) -> str:
+    lines = [f"{'stage':18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
+    for stage, p in r["stages_ms"].items():
+        lines.append(f"{stage:18} {p['p50']:8.2f} {p['p95']:8.2f} {p['p99']:8.2f}")
+    w = r["without_fast_path"]
+    lines += [
+        f"warm answer / query embedding (p50): {r['warm_over_embed']:.2f}x  (fast path: {r['fast_path']})",
+        f"without the fast path: warm p50 {w['warm_ask_ms']['p50']:.1f} ms, embedding p50 "
+        f"{w['embed_query_ms']['p50']:.1f} ms; sentence-transformers loads in {r['sentence_transformers_load_s']} s",
+        f"cold qa ask: {r['cold_ask_s']} s (without the fast path: {r['cold_ask_without_fast_path_s']} s)",
+        f"index build of the speech (model loaded): {r['build_s']} s · peak RSS {r['rss_mb']} MB",
+    ]
+    for p in r.get("scale", []):
+        lines.append(f"scale {p['paragraphs']:>7} paragraphs: {p['vectors']} vectors ({p['index']}), "
+                     f"build {p['build_s']} s, warm p50 {p['warm_ask_ms']['p50']:.1f} ms")
+    for f in r.get("faiss", []):
+        lines.append(f"faiss {f['vectors']:>7} vectors: flat {f['flat_search_ms']:.2f} ms, hnsw {f['hnsw_search_ms']:.2f} ms "
+                     f"(recall@10 {f['hnsw_recall@10']}, build {f['hnsw_build_s']} s), numpy scan {f['numpy_scan_ms']:.2f} ms")
+    return "\n".join(lines)
+
+
 def main() -> None:
     cli(prog_name="qa")

@@ -136,17 +136,19 @@ class Retriever:
     def dense_scores(self, vector: np.ndarray) -> Dense:
         """Cosine of a question vector with every sentence, its best clause, every paragraph, and the background.
 
-        Up to EXACT_LIMIT vectors every unit is scored; beyond, the approximate
-        index returns the nearest DENSE_CANDIDATES and the rest count as the least of those.
+        On an exact (flat) index every unit is scored; on an approximate one (beyond
+        store.FLAT_LIMIT vectors) the index returns the nearest DENSE_CANDIDATES and
+        the rest count as the least of those.
         """
-        total = self.store.vectors.ntotal
         if self._matrix is not None:
-            every = self._matrix @ vector
+            distinct = self._matrix @ vector
         else:
+            total = self.store.vectors.ntotal
             scores, ids = store_mod.search(self.store, vector, min(DENSE_CANDIDATES, total))
             keep = ids >= 0
-            every = np.full(total, float(scores[keep].min()) if keep.any() else 0.0, dtype=np.float32)
-            every[ids[keep]] = scores[keep]
+            distinct = np.full(total, float(scores[keep].min()) if keep.any() else 0.0, dtype=np.float32)
+            distinct[ids[keep]] = scores[keep]
+        every = distinct[self.store.rows]
         s, p, c = self._n_sentences, self._n_paragraphs, len(self.store.clauses)
         sentence, paragraph, clause, background = every[:s], every[s : s + p], every[s + p : s + p + c], every[s + p + c :]
         best_clause = sentence.copy()

@@ -21,7 +21,9 @@ from qa.errors import StoreError
 from qa.tokens import learn_terms
 from qa.types import Document, Passage
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+# Up to this many distinct vectors the index is exact (flat); beyond, HNSW (approximate, ~20x faster at 1M).
+FLAT_LIMIT = 200_000
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.json"
@@ -71,6 +73,7 @@ class Store:
     clause_owner: np.ndarray
     vectors: faiss.Index
     terms: tuple[str, ...]
+    rows: np.ndarray
 
     @property
     def model(self) -> str:
@@ -117,14 +120,16 @@ def build(
         f"with {embedder.name}…")
     background = background_sentences()
     units = [p.text for p in passages] + [p.text for p in document.paragraphs] + [c.text for c in clauses] + background
-    vectors = embedder.passages(units)
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
+    distinct: dict[str, int] = {}
+    rows = np.array([distinct.setdefault(text, len(distinct)) for text in units], dtype=np.int64)
+    vectors = embedder.passages(list(distinct))
+    index = new_index(vectors)
     terms = learn_terms(p.text for p in document.paragraphs)
     payload = {
         "document": document.to_dict(),
         "passages": [{"paragraph": p.paragraph, "start": p.start, "end": p.end} for p in passages],
         "terms": terms,
+        "rows": rows.tolist(),
     }
     dest = Path(dest)
     tmp = dest.parent / f".tmp-{dest.name}-{os.getpid()}"
@@ -143,6 +148,8 @@ def build(
             "passages": len(passages),
             "clauses": len(clauses),
             "background": len(background),
+            "vectors": int(index.ntotal),
+            "index": "flat" if isinstance(index, faiss.IndexFlat) else "hnsw",
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "files": {name: {"size": (tmp / name).stat().st_size, "sha256": _sha256_file(tmp / name)}
                       for name in (VECTORS, PASSAGES)},
@@ -156,7 +163,20 @@ def build(
             "Set QA_INDEX_DIR (or pass --index) to a writable folder."
         ) from exc
     say(f"Index built in {time.perf_counter() - started:.1f} s at {dest}")
-    return Store(dest, manifest, document, tuple(passages), tuple(clauses), owner, index, tuple(terms))
+    return Store(dest, manifest, document, tuple(passages), tuple(clauses), owner, index, tuple(terms), rows)
+
+
+def new_index(vectors: np.ndarray) -> faiss.Index:
+    """An exact inner-product index up to FLAT_LIMIT vectors, an HNSW graph beyond."""
+    dim = vectors.shape[1]
+    if len(vectors) <= FLAT_LIMIT:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 256
+    index.add(vectors)
+    return index
 
 
 def _swap_in(new: Path, dest: Path) -> None:
@@ -212,9 +232,14 @@ def load(path: Path, source_hash: str | None = None, model: str | None = None) -
         raise CorruptIndexError(f"The index at {path} cannot be read ({exc}). Run `qa build`.") from exc
     clauses, owner = clauses_of(passages)
     units = len(passages) + len(document.paragraphs) + len(clauses) + manifest.get("background", 0)
-    if vectors.ntotal != units or vectors.d != manifest["dim"]:
-        raise CorruptIndexError(f"The index at {path} holds {vectors.ntotal} vectors for {units} passages.")
-    return Store(path, manifest, document, passages, tuple(clauses), owner, vectors, tuple(payload.get("terms", ())))
+    rows = np.asarray(payload.get("rows", ()), dtype=np.int64)
+    if len(rows) != units or (units and (rows.min() < 0 or rows.max() >= vectors.ntotal)) or vectors.d != manifest["dim"]:
+        raise CorruptIndexError(f"The index at {path} does not match its passages ({vectors.ntotal} vectors, "
+                                f"{units} passages). Run `qa build`.")
+    if isinstance(vectors, faiss.IndexHNSW):
+        vectors.hnsw.efSearch = 256
+    return Store(path, manifest, document, passages, tuple(clauses), owner, vectors, tuple(payload.get("terms", ())),
+                 rows)
 
 
 def flat_matrix(store: Store) -> np.ndarray | None:
