@@ -12,9 +12,13 @@ from qa import source, store
 from qa.answer import compose
 from qa.config import Settings
 from qa.embed import Embedder, load_embedder
-from qa.errors import InputError, SourceError
+from qa.errors import InputError, ModelError, SourceError
 from qa.retrieve import Retriever
 from qa.types import Answer, Document
+
+
+# Raw text may be this many times the limit (whitespace and invisible characters are dropped before counting).
+RAW_LIMIT_FACTOR = 10
 
 
 def _stderr(message: str) -> None:
@@ -25,13 +29,18 @@ def clean_question(question: object, max_chars: int) -> str:
     """Check a question and make it safe to search.
 
     Control, format (zero-width, bidi) and lone-surrogate characters are
-    dropped; whitespace runs become one space.
+    dropped; whitespace runs become one space. ``max_chars`` applies to the
+    cleaned text; raw text over ``RAW_LIMIT_FACTOR`` times that is refused unread.
 
     Raises:
         InputError: Not text, empty, too long, or without any letter, digit or CJK character.
     """
     if not isinstance(question, str):
         raise InputError("The question must be text.", code="not_text")
+    if len(question) > RAW_LIMIT_FACTOR * max_chars:  # refused before the per-character scan below
+        raise InputError(
+            f"The question has {len(question)} characters; the limit is {max_chars}. Shorten it.", code="too_long"
+        )
     kept = []
     for ch in question:
         category = unicodedata.category(ch)
@@ -72,7 +81,13 @@ class Assistant:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder or load_embedder(self.settings.model, progress=self._progress)
+        if self._embedder is not None:
+            return self._embedder
+        name = self.settings.model
+        if name.startswith(("/", "./", "../", "~")) and not Path(name).expanduser().is_dir():
+            raise ModelError(f"The model folder {name} does not exist. Pass --model (or set QA_MODEL) to a "
+                             "sentence-transformers folder, or leave it unset for the bundled default.")
+        return load_embedder(name, progress=self._progress)
 
     def _read_source(self) -> tuple[Document, str] | None:
         path = Path(self.settings.source)
@@ -109,6 +124,11 @@ class Assistant:
     def document(self) -> Document:
         return self.index.document
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the index and retriever are loaded (the first question will not wait for them)."""
+        return "retriever" in self.__dict__
+
     @cached_property
     def retriever(self) -> Retriever:
         return Retriever(self.index, self.embedder)
@@ -125,7 +145,7 @@ class Assistant:
         """
         text = clean_question(question, self.settings.max_question_chars)
         quotes = self.settings.quotes if quotes is None else quotes
-        if not isinstance(quotes, int) or not 1 <= quotes <= 3:
+        if isinstance(quotes, bool) or not isinstance(quotes, int) or not 1 <= quotes <= 3:
             raise InputError(f"quotes must be 1, 2 or 3, not {quotes!r}.", code="bad_quotes")
         found = self.retriever.search(text, k=max(10, quotes))
         return compose(text, found, self.document, quotes=quotes)

@@ -130,15 +130,19 @@ def _answer_one(assistant, question: str, as_json: bool, keep_going: bool) -> bo
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="QA_HOST", help="Interface to listen on.")
 @click.option("--port", default=7860, show_default=True, type=int, envvar="QA_PORT", help="Port to listen on.")
+@click.option("--allow-origin", "allow_origins", multiple=True, envvar="QA_ALLOW_ORIGINS",
+              help="Let pages from this origin (https://example.org) call the server from the browser; "
+                   "repeatable; localhost is always allowed; * allows any.")
 @SOURCE
 @INDEX
 @MODEL
 @_qa_errors
-def serve(host: str, port: int, source, index_dir, model) -> None:
-    """Start the Gradio chat (and its API) on the speech."""
+def serve(host: str, port: int, allow_origins: tuple[str, ...], source, index_dir, model) -> None:
+    """Start the chat, its JSON API and the embed page on the speech."""
     from ui.app import launch
 
-    launch(_settings(source=source, index_dir=index_dir, model=model), host=host, port=port)
+    launch(_settings(source=source, index_dir=index_dir, model=model), host=host, port=port,
+           allow_origins=list(allow_origins) or None)
 
 
 @cli.command("eval")

@@ -27,8 +27,9 @@ def test_round_trip(built, document, embedder):
     assert loaded.passages == index.passages
     assert len(loaded.passages) == loaded.manifest["passages"]
     assert loaded.clauses == index.clauses and list(loaded.clause_owner) == list(index.clause_owner)
-    expected = len(index.passages) + len(document.paragraphs) + len(index.clauses) + loaded.manifest["background"]
-    assert loaded.vectors.ntotal == expected
+    units = len(index.passages) + len(document.paragraphs) + len(index.clauses) + loaded.manifest["background"]
+    assert len(loaded.rows) == units and list(loaded.rows) == list(index.rows)
+    assert loaded.vectors.ntotal == loaded.manifest["vectors"] == len(set(loaded.rows.tolist())) < units
     assert loaded.manifest["dim"] == embedder.dim
     assert loaded.manifest["model"] == embedder.name
     assert "工匠精神" in loaded.terms

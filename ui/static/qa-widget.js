@@ -1,0 +1,221 @@
+// <qa-widget>: a small ask box for 讲话问答 that any page can embed, with no build step and no CDN.
+//
+//   <script type="module" src="http://127.0.0.1:7860/embed/static/qa-widget.js"></script>
+//   <qa-widget src="http://127.0.0.1:7860" transport="fetch"></qa-widget>
+//
+// Attributes: src (the server; default: where this script comes from), transport ("fetch": the JSON API
+// /api/ask; "gradio": the Gradio endpoint /ask through @gradio/client, vendored beside this file), quotes (1–3).
+// Every text from the server or the reader goes into the page with textContent, never as HTML.
+
+const MESSAGES = {
+  empty: "请输入一个问题。",
+  too_long: "问题太长了，请精简后再问。",
+  no_words: "问题里没有可以检索的文字，请用中文或英文提问。",
+  not_text: "问题必须是文字。",
+  bad_quotes: "引用句数只能是 1、2 或 3。",
+  network: "连接不上问答服务，请稍后再试。",
+  server_error: "服务暂时出错，请稍后再试。",
+};
+
+class AskError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function fetchTransport(base) {
+  const json = async (response) => {
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new AskError(data.error || response.statusText, data.code || "server_error");
+    return data;
+  };
+  return {
+    ask: (question, quotes) =>
+      fetch(new URL("api/ask", base), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ question, quotes }),
+      }).then(json),
+    speech: () => fetch(new URL("api/speech", base)).then(json),
+  };
+}
+
+async function gradioTransport(base) {
+  const { Client } = await import(new URL("./gradio-client.js", import.meta.url).href);
+  const client = await Client.connect(base.href);
+  const call = async (endpoint, payload) => {
+    try {
+      return (await client.predict(endpoint, payload)).data[0];
+    } catch (error) {
+      const message = String(error?.message ?? error);
+      throw new AskError(message, /\(code: (\w+)\)/.exec(message)?.[1] || "server_error");
+    }
+  };
+  return {
+    ask: (question, quotes) => call("/ask", { question, quotes }),
+    speech: () => call("/speech", {}),
+  };
+}
+
+const STYLE = `
+  :host { display: block; font-family: system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+          color: #1f2937; line-height: 1.7; max-width: 46em; }
+  form { display: flex; gap: .5em; }
+  input { flex: 1; min-width: 0; font: inherit; padding: .45em .7em; border: 1px solid #d1d5db; border-radius: 8px; }
+  button { font: inherit; padding: .45em 1.1em; border: 0; border-radius: 8px; background: #ea580c; color: white;
+           cursor: pointer; }
+  button:disabled { opacity: .6; cursor: progress; }
+  .question { margin: .8em 0 .2em; color: #6b7280; overflow-wrap: anywhere; }
+  .question::before { content: "问："; }
+  .error { color: #b91c1c; }
+  blockquote { margin: .6em 0 .1em; padding-left: .8em; border-left: 3px solid #ea580c; }
+  .cite { margin: 0 0 .6em; color: #4b5563; }
+  a { color: #c2410c; cursor: pointer; }
+  details { margin: .4em 0; border: 1px solid #e5e7eb; border-radius: 8px; padding: .3em .8em; }
+  summary { cursor: pointer; color: #374151; }
+  mark { background: rgba(250, 204, 21, .45); color: inherit; }
+  .paragraphs { max-height: 24em; overflow: auto; }
+  .paragraphs h4 { margin: .8em 0 .3em; }
+  .paragraphs p { margin: 0 0 .7em; }
+  .pn { display: inline-block; min-width: 1.8em; margin-right: .4em; text-align: center; font-size: .85em;
+        color: #6b7280; border: 1px solid #e5e7eb; border-radius: 4px; }
+  .flash { animation: flash 2.4s ease-out; }
+  @keyframes flash { 0%, 40% { background: rgba(250, 204, 21, .45); } 100% { background: transparent; } }
+`;
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const child of children) node.append(child); // strings become text nodes
+  return node;
+}
+
+function where(citation) {
+  return `第${citation.paragraph}段` + (citation.section ? ` · ${citation.section}` : "");
+}
+
+function highlighted(text, spans) {
+  const p = element("p");
+  let at = 0;
+  for (const [start, end] of [...spans].sort((a, b) => a[0] - b[0])) {
+    if (start < at) continue;
+    p.append(text.slice(at, start), element("mark", {}, text.slice(start, end)));
+    at = end;
+  }
+  p.append(text.slice(at));
+  return p;
+}
+
+class QaWidget extends HTMLElement {
+  connectedCallback() {
+    if (this.shadowRoot) return;
+    const root = this.attachShadow({ mode: "open" });
+    this.input = element("input", { type: "text", name: "question", placeholder: "向讲话提问，中英文均可", "aria-label": "问题" });
+    this.button = element("button", { type: "submit" }, "提问");
+    const form = element("form", { part: "form" }, this.input, this.button);
+    this.output = element("div", { class: "output", "aria-live": "polite" });
+    this.paragraphs = element("div", { class: "paragraphs" });
+    this.speechPanel = element("details", { class: "speech" }, element("summary", {}, "原文"), this.paragraphs);
+    root.append(element("style", {}, STYLE), form, this.output, this.speechPanel);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.ask(this.input.value);
+    });
+    this.speechPanel.addEventListener("toggle", () => this.speechPanel.open && this.loadSpeech());
+  }
+
+  get base() {
+    const src = this.getAttribute("src") || new URL("../../", import.meta.url).href;
+    return new URL(src.endsWith("/") ? src : src + "/", location.href);
+  }
+
+  transport() {
+    if (!this._transport) {
+      const kind = this.getAttribute("transport") || "fetch";
+      this._transport = kind === "gradio" ? gradioTransport(this.base) : Promise.resolve(fetchTransport(this.base));
+      this._transport.catch(() => (this._transport = null)); // retry the connection next time
+    }
+    return this._transport;
+  }
+
+  async ask(question) {
+    if (!question.trim()) {
+      this.output.replaceChildren(element("p", { class: "error", role: "alert" }, MESSAGES.empty));
+      return;
+    }
+    const quotes = Number(this.getAttribute("quotes") || 3);
+    this.button.disabled = true;
+    this.output.replaceChildren(element("p", { class: "question" }, question));
+    try {
+      const answer = await (await this.transport()).ask(question, quotes);
+      this.output.append(...this.render(answer));
+      this.dispatchEvent(new CustomEvent("answer", { detail: answer }));
+    } catch (error) {
+      const code = error instanceof AskError ? error.code : "network";
+      this.output.append(element("p", { class: "error", role: "alert" }, MESSAGES[code] || MESSAGES.server_error));
+    } finally {
+      this.button.disabled = false;
+    }
+  }
+
+  render(answer) {
+    if (!answer.answered) return [element("p", { class: "refusal" }, answer.answer)];
+    const nodes = [];
+    const spans = new Map();
+    for (const citation of answer.citations) {
+      const link = element("a", { href: `#p-${citation.paragraph}`, class: "cite-link" }, where(citation));
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        this.showParagraph(citation.paragraph);
+      });
+      nodes.push(element("blockquote", {}, citation.quote), element("p", { class: "cite" }, "—— ", link));
+      if (!spans.has(citation.paragraph)) spans.set(citation.paragraph, { citation, spans: [] });
+      spans.get(citation.paragraph).spans.push([citation.start, citation.end]);
+    }
+    for (const { citation, spans: marked } of spans.values()) {
+      const heading = citation.section_heading ? `：${citation.section_heading}` : "";
+      nodes.push(
+        element("details", { class: "source" }, element("summary", {}, `原文 ${where(citation)}${heading}`),
+          highlighted(citation.text, marked)),
+      );
+    }
+    return nodes;
+  }
+
+  loadSpeech() {
+    if (!this._speech) {
+      this._speech = this.transport()
+        .then((transport) => transport.speech())
+        .then((speech) => {
+          const nodes = [element("h3", {}, speech.title || ""), element("p", {}, [speech.speaker, speech.date].join("　"))];
+          let section = null;
+          for (const p of speech.paragraphs) {
+            if (p.section && p.section !== section) nodes.push(element("h4", {}, `${p.section}　${p.section_heading}`));
+            section = p.section;
+            nodes.push(element("p", { "data-paragraph": String(p.n) }, element("span", { class: "pn" }, String(p.n)), p.text));
+          }
+          this.paragraphs.replaceChildren(...nodes);
+        })
+        .catch((error) => {
+          this._speech = null;
+          this.paragraphs.replaceChildren(element("p", { class: "error" }, MESSAGES.network));
+        });
+    }
+    return this._speech;
+  }
+
+  async showParagraph(n) {
+    this.speechPanel.open = true;
+    await this.loadSpeech();
+    const paragraph = this.paragraphs.querySelector(`[data-paragraph="${Number(n)}"]`);
+    if (!paragraph) return;
+    this.paragraphs.scrollTop = paragraph.offsetTop - this.paragraphs.offsetTop;
+    paragraph.scrollIntoView({ block: "nearest" });
+    paragraph.classList.remove("flash");
+    void paragraph.offsetWidth;
+    paragraph.classList.add("flash");
+  }
+}
+
+if (!customElements.get("qa-widget")) customElements.define("qa-widget", QaWidget);
