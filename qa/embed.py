@@ -58,11 +58,19 @@ class SentenceTransformerEmbedder:
     def _load(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        location = self.name
-        if self.name == DEFAULT_MODEL:
-            from qa.convert import materialize
+        if self.name != DEFAULT_MODEL:
+            return self._open(self.name)
+        from qa.convert import materialize
 
-            location = str(materialize(progress=self._progress or (lambda _message: None)))
+        say = self._progress or (lambda _message: None)
+        try:
+            return self._open(str(materialize(progress=say)))
+        except ModelError as exc:
+            # Damage a size check cannot see (altered weights): convert once more, then give up.
+            say(f"{exc} Converting the model again.")
+            return self._open(str(materialize(force=True, progress=say)))
+
+    def _open(self, location: str):
         try:
             from sentence_transformers import SentenceTransformer
 
@@ -72,7 +80,7 @@ class SentenceTransformerEmbedder:
                 "The bundled default needs no network; another model must be a local folder "
                 "or already in the Hugging Face cache (this machine is offline)."
             )
-            raise ModelError(f"Cannot load the embedding model {self.name!r}: {exc}. {hint}") from exc
+            raise ModelError(f"Cannot load the embedding model {self.name!r}: {str(exc).rstrip('.')}. {hint}") from exc
 
     @property
     def dim(self) -> int:

@@ -2,7 +2,14 @@
 
 
 class QAError(Exception):
-    """Base class for every error this package raises on purpose."""
+    """Base class for every error this package raises on purpose.
+
+    The message is kept to one line (a library's multi-line text inside it is joined), so every edge can show it
+    as it is: one line from the CLI, one field in the API's JSON.
+    """
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 class InputError(QAError):

@@ -185,23 +185,25 @@ def _header(lines: list[str]) -> tuple[str | None, str | None, str | None, int]:
     if not nonblank:
         return None, None, None, 0
     date = speaker = None
-    end = nonblank[0]
+    end = meta = nonblank[0]
     for k, i in enumerate(nonblank):
         m = _DATE.match(lines[i])
         if m:
             date = f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}"
-            end = i
+            end = meta = i
             for j in (nonblank[k + 1] if k + 1 < len(nonblank) else None, nonblank[k - 1] if k > 1 else None):
                 if j is not None and _looks_like_name(lines[j]):
                     speaker = lines[j]
-                    end = max(end, j)
+                    end, meta = max(end, j), min(meta, j)
                     break
             break
     first = lines[nonblank[0]]
     has_title = date is not None or (len(nonblank) > 1 and first[-1] not in PUNCT and em_width(first) <= 40)
     if not has_title:
         return None, None, None, 0
-    return first, date, speaker, end + 1
+    # Every line above the date and speaker is title: a title wrapped over lines, or a title and its subtitle.
+    above = [lines[i] for i in nonblank if i < meta]
+    return (_join(above) if above else first), date, speaker, end + 1
 
 
 def _looks_like_name(line: str) -> bool:

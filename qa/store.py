@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -114,6 +115,16 @@ def build(
     """
     say = progress or (lambda _m: None)
     started = time.perf_counter()
+    dest = Path(dest)
+    tmp = dest.parent / f".tmp-{dest.name}-{os.getpid()}"
+    try:  # before the slow part, so that a place that cannot be written fails at once
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        recover(dest)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        tmp.rmdir()
+    except OSError as exc:
+        raise _unwritable(dest, exc) from exc
     passages = passages_of(document)
     clauses, owner = clauses_of(passages)
     say(f"Embedding {len(passages)} sentences, {len(clauses)} clauses and {len(document.paragraphs)} paragraphs "
@@ -131,11 +142,7 @@ def build(
         "terms": terms,
         "rows": rows.tolist(),
     }
-    dest = Path(dest)
-    tmp = dest.parent / f".tmp-{dest.name}-{os.getpid()}"
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         faiss.write_index(index, str(tmp / VECTORS))
         (tmp / PASSAGES).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
@@ -158,10 +165,7 @@ def build(
         _swap_in(tmp, dest)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise StoreError(
-            f"Cannot write the index to {dest.parent}: {exc.strerror}. "
-            "Set QA_INDEX_DIR (or pass --index) to a writable folder."
-        ) from exc
+        raise _unwritable(dest, exc) from exc
     say(f"Index built in {time.perf_counter() - started:.1f} s at {dest}")
     return Store(dest, manifest, document, tuple(passages), tuple(clauses), owner, index, tuple(terms), rows)
 
@@ -179,6 +183,11 @@ def new_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+def _unwritable(dest: Path, exc: OSError) -> StoreError:
+    return StoreError(f"Cannot write the index to {dest.parent}: {exc.strerror}. "
+                      "Set QA_INDEX_DIR (or pass --index) to a writable folder.")
+
+
 def _swap_in(new: Path, dest: Path) -> None:
     """Replace ``dest`` by ``new`` with renames; a reader sees the old or the new folder, whole."""
     old = dest.parent / f".old-{dest.name}-{os.getpid()}"
@@ -186,6 +195,36 @@ def _swap_in(new: Path, dest: Path) -> None:
         os.rename(dest, old)
     os.rename(new, dest)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def recover(dest: Path) -> None:
+    """Tidy what builds killed midway left beside ``dest``: the previous folder if it was renamed aside and never
+    replaced is put back; their temporary folders are deleted. Folders of builds still running are left alone."""
+    dest = Path(dest)
+    pattern = re.compile(rf"^\.(tmp|old)-{re.escape(dest.name)}-(\d+)$")
+    try:
+        stale = sorted((p for p in dest.parent.iterdir() if (m := pattern.match(p.name)) and not _alive(int(m[2]))),
+                       key=lambda p: p.name.startswith(".tmp-"))  # an .old- folder first: it may be the index
+    except OSError:
+        return
+    for leftover in stale:
+        try:
+            if leftover.name.startswith(".old-") and not dest.exists():
+                os.rename(leftover, dest)
+            else:
+                shutil.rmtree(leftover)
+        except OSError:
+            pass  # a read-only place: nothing to tidy up there
 
 
 def load(path: Path, source_hash: str | None = None, model: str | None = None) -> Store:
@@ -201,6 +240,7 @@ def load(path: Path, source_hash: str | None = None, model: str | None = None) -
         CorruptIndexError: Missing, truncated or altered files.
     """
     path = Path(path)
+    recover(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise CorruptIndexError(f"No index at {path} (manifest missing). Run `qa build`.")
@@ -218,7 +258,8 @@ def load(path: Path, source_hash: str | None = None, model: str | None = None) -
     for name, meta in files.items():
         file = path / name
         if not file.is_file() or file.stat().st_size != meta["size"] or _sha256_file(file) != meta["sha256"]:
-            raise CorruptIndexError(f"The index file {file} is missing or damaged (checksum mismatch).")
+            raise CorruptIndexError(f"The index file {file} is missing or damaged (checksum mismatch). "
+                                    "Run `qa build`.")
     try:
         payload = json.loads((path / PASSAGES).read_text(encoding="utf-8"))
         document = Document.from_dict(payload["document"])
