@@ -243,5 +243,26 @@ def _bench_text(r: dict) -> str:
     return "\n".join(lines)
 
 
+@cli.command()
+@click.option("--url", default="http://127.0.0.1:7860", show_default=True, help="Server base URL (this machine only).")
+@click.option("--clients", default=20, show_default=True, type=click.IntRange(1, 500), help="Concurrent clients.")
+@click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Seconds to run.")
+@click.option("--max-requests", default=20000, show_default=True, type=click.IntRange(1),
+              help="Stop after this many requests.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Seconds to wait for one reply.")
+@click.option("--pid", type=int, help="Server process id, for its memory (default: found from the port).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@_qa_errors
+def loadtest(url, clients, duration, max_requests, timeout, pid, as_json) -> None:
+    """Ask a running server's JSON API from concurrent clients; report throughput, latency and memory."""
+    from qa import loadtest as load
+
+    result = load.run(url, clients=clients, duration=duration, max_requests=max_requests, timeout=timeout, pid=pid)
+    click.echo(_dump(result) if as_json else load.describe(result))
+    sys.exit(0 if load.passed(result) else 1)
+
+
 def main() -> None:
     cli(prog_name="qa")

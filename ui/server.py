@@ -99,7 +99,8 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     app = create_app(assistant, allow_origins=allow_origins, gate=gate)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"讲话问答 on http://{shown}:{port}/  (JSON API /api/ask, docs /docs, embed page /embed)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # Past 128 open connections uvicorn answers 503 at once, rather than letting waits grow without bound.
+    uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=128)
 
 
 class BackgroundServer:

@@ -1,0 +1,89 @@
+"""The load test (qa.loadtest): a short run against a real ``qa serve``, and its limits and checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import served
+from qa import loadtest
+from qa.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def server(assistant, index_dir, tmp_path_factory):
+    assistant.index  # noqa: B018  (built and current, so the server only loads it)
+    running = served.shared(index_dir, tmp_path_factory.mktemp("serve") / "serve.log")
+    if served.get(f"{running.url}/api/health")[0] == 404:
+        pytest.skip("this qa serve has no JSON API (/api/ask)")
+    return running
+
+
+def test_short_run_has_no_errors_and_no_dropped_requests(server):
+    """What CI runs: 5 clients for 5 seconds, every request answered or refused as it should be."""
+    result = loadtest.run(server.url, clients=5, duration=5.0, max_requests=5000, timeout=10.0, pid=server.pid)
+    print("\n" + loadtest.describe(result))
+    assert result["errors"] == 0 and result["dropped"] == 0 and result["timeouts"] == 0, result["problems"]
+    assert loadtest.passed(result)
+    assert result["requests"] == result["ok"] + result["expected_4xx"]
+    assert result["answered"] > 0 and result["refused"] > 0 and result["expected_4xx"] > 0
+    assert result["seconds"] < 5.0 + 10.0 + 2.0  # stops by itself: the time limit plus one request's timeout
+    assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
+    assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
+    assert result["rss_end_mb"] - result["rss_start_mb"] < 200  # no gross leak in a few hundred requests
+
+
+def test_run_stops_at_the_request_limit(server):
+    result = loadtest.run(server.url, clients=3, duration=60.0, max_requests=12, questions=["工匠精神", ""])
+    assert result["requests"] == 12 and result["seconds"] < 30
+    assert result["ok"] + result["expected_4xx"] == 12 and result["ok"] > 0 and result["expected_4xx"] > 0
+    assert result["pid"] == server.pid  # found from the port
+
+
+def test_main_prints_one_json_object(server, capsys):
+    code = loadtest.main(["--url", server.url, "--clients", "2", "--duration", "1", "--json"])
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    data = json.loads(line)
+    assert code == 0 and data["errors"] == 0 and data["requests"] > 0
+
+
+def test_a_server_that_is_not_there_counts_as_dropped(tmp_path):
+    port = served.free_port()  # nothing listens on it
+    result = loadtest.run(f"http://127.0.0.1:{port}", clients=2, duration=2.0, max_requests=40, timeout=2.0)
+    assert result["dropped"] == result["requests"] == 40
+    assert not loadtest.passed(result)
+    assert "ConnectionRefusedError" in result["problems"][0]
+
+
+@pytest.mark.parametrize(
+    ("url", "kwargs"),
+    [
+        ("http://example.org:7860", {}),
+        ("http://10.0.0.1:7860", {}),
+        ("https://127.0.0.1:7860", {}),
+        ("127.0.0.1:7860", {}),
+        ("http://127.0.0.1:99999", {}),
+        ("http://127.0.0.1:7860", {"clients": 0}),
+        ("http://127.0.0.1:7860", {"clients": 100_000}),
+        ("http://127.0.0.1:7860", {"duration": -1}),
+        ("http://127.0.0.1:7860", {"max_requests": 0}),
+        ("http://127.0.0.1:7860", {"timeout": 0}),
+        ("http://127.0.0.1:7860", {"questions": []}),
+    ],
+)
+def test_refuses_other_hosts_and_bad_limits(url, kwargs):
+    with pytest.raises(InputError):
+        loadtest.run(url, **kwargs)
+
+
+def test_main_reports_bad_arguments_in_one_line(capsys):
+    assert loadtest.main(["--url", "http://example.org"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: ") and "this machine" in err[0]
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(i) for i in range(1, 101)]
+    assert [loadtest._percentile(values, p) for p in (0.5, 0.95, 0.99, 1.0)] == [50.0, 95.0, 99.0, 100.0]
+    assert loadtest._percentile([], 0.5) is None
