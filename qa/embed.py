@@ -14,6 +14,8 @@ from qa.convert import DEFAULT_MODEL_NAME as DEFAULT_MODEL
 from qa.errors import ModelError
 
 FAST_ENV = "QA_FAST_QUERIES"
+# Texts longer than this many characters are embedded in small batches.
+LONG_TEXT = 120
 
 
 class Embedder(Protocol):
@@ -88,11 +90,16 @@ class SentenceTransformerEmbedder:
         return int(get())
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        """Long texts go in small batches (padding to the longest costs quadratic attention), short ones in large."""
         kwargs = {"prompt_name": prompt} if prompt in (self.model.prompts or {}) else {}
-        vectors = self.model.encode(
-            list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True, **kwargs
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        texts = list(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for long, batch_size in ((False, 32), (True, 8)):
+            chosen = [i for i, t in enumerate(texts) if (len(t) > LONG_TEXT) == long]
+            if chosen:
+                out[chosen] = self.model.encode([texts[i] for i in chosen], batch_size=batch_size,
+                                                normalize_embeddings=True, convert_to_numpy=True, **kwargs)
+        return out
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions with the model's query prompt."""
