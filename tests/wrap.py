@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.source import CLOSING, PUNCT, TERMINAL, em_width
+from qa.source import CLOSING, TERMINAL, em_width
 from qa.types import Document
 
 # Marks a line may not start with; typesetting hangs them at the end of the previous line.
@@ -13,7 +13,7 @@ def wrap_paragraph(text: str, width: int, indent: int) -> list[str]:
     """Break ``text`` into lines of ``width`` em; the first line is ``indent`` em shorter (its indent lost)."""
     lines, line = [], ""
     capacity = width - indent
-    for i, ch in enumerate(text):
+    for ch in text:
         if em_width(line + ch) > capacity and line and ch not in NO_LINE_START:
             lines.append(line.strip())
             line, capacity = "", width
