@@ -157,8 +157,11 @@ class OnnxEmbedder:
             import onnxruntime
             from tokenizers import Tokenizer
 
-            config = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
-            max_tokens = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))["max_seq_length"]
+            def read(name: str) -> dict:
+                return json.loads((folder / name).read_text(encoding="utf-8"))
+
+            config = read("config_sentence_transformers.json")
+            max_tokens = read("sentence_bert_config.json")["max_seq_length"]
             self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             options = onnxruntime.SessionOptions()
             options.inter_op_num_threads = 1
