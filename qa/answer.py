@@ -39,8 +39,10 @@ def threshold(question: str) -> float:
 
 def addresses(question: str, found: Retrieval, min_margin: float | None = None) -> bool:
     """Whether the speech answers the question: enough confidence, closer to the speech than to
-    everyday text, and a number where one is asked for."""
+    everyday text, no year the speech never mentions, and a number where one is asked for."""
     if not found.hits or confidence(found.evidence) < threshold(question):
+        return False
+    if found.evidence.foreign_years:
         return False
     if found.evidence.margin < (MIN_MARGIN if min_margin is None else min_margin):
         return False

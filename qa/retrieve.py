@@ -10,8 +10,9 @@ English question) adds nothing instead of noise.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import bm25s
@@ -34,11 +35,17 @@ BEST_SENTENCE, PARAGRAPH_DENSE, PARAGRAPH_BM25 = 1.0, 1.0, 0.25
 SENTENCE_SHARE = 0.05
 # With an approximate index (large corpora), dense search scores this many nearest units.
 DENSE_CANDIDATES = 2_000
+# A year written in digits (1950, 2021): one the speech never mentions means the question is about something else.
+YEAR = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """How strongly the speech speaks to a question, from both legs."""
+    """How strongly the speech speaks to a question, from both legs.
+
+    ``foreign_years`` counts the years the question names in digits that the
+    speech (text or date) never mentions.
+    """
 
     dense_top: float
     background_top: float
@@ -46,6 +53,7 @@ class Evidence:
     paragraph_z: float
     coverage: float
     bm25_top: float
+    foreign_years: int = 0
 
     @property
     def margin(self) -> float:
@@ -130,6 +138,8 @@ class Retriever:
         self._clause_starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0]) if len(owner) else owner
         self._clause_sentences = owner[self._clause_starts] if len(owner) else owner
         self._matrix = store_mod.flat_matrix(store)
+        dated = [store.document.date or ""] + [p.text for p in store.document.paragraphs]
+        self._years = {y for text in dated for y in YEAR.findall(text)}
 
     def embed(self, question: str) -> np.ndarray:
         """The question's vector."""
@@ -183,7 +193,9 @@ class Retriever:
         paragraph but are quoted only after every other sentence.
         """
         tokens = self.tokenizer(question)
-        return self.fuse(tokens, self.dense_scores(self.embed(question)), self.lexical_scores(tokens), k)
+        found = self.fuse(tokens, self.dense_scores(self.embed(question)), self.lexical_scores(tokens), k)
+        foreign = len(set(YEAR.findall(question)) - self._years)
+        return replace(found, evidence=replace(found.evidence, foreign_years=foreign)) if foreign else found
 
     def fuse(self, tokens: list[str], dense_scores: Dense, lexical: tuple[np.ndarray, np.ndarray], k: int) -> Retrieval:
         """Combine both legs into sentence and paragraph rankings (see the module docstring)."""

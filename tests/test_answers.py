@@ -42,6 +42,15 @@ def test_out_of_scope_is_not_answered(assistant, question):
     assert "没有" in answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "foreign"),
+    [("1950 年发生了什么？", 0), ("What begins in 2021?", 0), ("讲话是哪一年发表的？2020 年吗？", 0),
+     ("1990 年的表彰大会讲了什么？", 1), ("Compare 1990 and 2008 with 1950.", 2)],
+)
+def test_years_the_speech_never_mentions_are_counted(assistant, question, foreign):
+    assert assistant.retriever.search(question).evidence.foreign_years == foreign
+
+
 def test_json_contract(assistant, document):
     data = assistant.ask("工匠精神是什么？").to_dict()
     assert set(data) >= {"question", "answered", "answer", "citations"}

@@ -65,10 +65,10 @@ def test_the_shipped_set_is_well_formed(document):
     assert {q.split for q in questions} == {"tune", "test"}
 
 
-def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0) -> Retrieval:
+def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0, foreign_years=0) -> Retrieval:
     hit = Hit(Passage(paragraph=5, start=0, end=len(text), text=text), score=1.0, dense=top, bm25=1.0)
     evidence = Evidence(dense_top=top, background_top=background, dense_z=3.0, paragraph_z=peak, coverage=coverage,
-                        bm25_top=2.0)
+                        bm25_top=2.0, foreign_years=foreign_years)
     return Retrieval([hit], [(5, 1.0)], evidence)
 
 
@@ -80,10 +80,11 @@ def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0) -> Retr
         ("工匠精神是什么？", _found("执着专注的工匠精神。", background=0.97), False),
         ("第一次表彰劳模是哪一年？", _found("党和国家首次表彰劳动模范。"), False),
         ("第一次表彰劳模是哪一年？", _found("1950 年党和国家首次表彰劳动模范。"), True),
+        ("1990 年的表彰大会讲了什么？", _found("党和国家首次表彰劳动模范。", foreign_years=1), False),
         ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, coverage=0.0, peak=2.0), True),
         ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.74, coverage=0.0, peak=2.0), False),
     ],
-    ids=["clear", "weak", "closer-to-background", "number-missing", "number-present", "english", "english-weak"],
+    ids=["clear", "weak", "closer-to-background", "number-missing", "number-present", "year-not-in-speech", "english", "english-weak"],
 )
 def test_abstention_decision(question, found, expected):
     assert addresses(question, found) is expected
