@@ -115,6 +115,7 @@ def scale_point(embedder: DefaultEmbedder, paragraphs: int, queries: list[str]) 
         "units": len(built.rows),
         "vectors": built.manifest["vectors"],
         "index": built.manifest["index"],
+        "int8": built.manifest["int8"],
         "build_s": round(build_ms / 1000, 1),
         "warm_ask_ms": timing["warm_ask"],
         "dense_search_ms": timing["dense_search"],
@@ -168,8 +169,9 @@ def _build_seconds(document: Document, embedder: DefaultEmbedder) -> float:
     return round(build_ms / 1000, 2)
 
 
-def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), progress=None) -> dict[str, Any]:
-    """The whole benchmark; see ``qa bench --help``."""
+def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), progress=None,
+        int8: bool = False) -> dict[str, Any]:
+    """The whole benchmark; see ``qa bench --help``. ``int8`` builds the scale corpora with 8-bit passage vectors."""
     say = progress or (lambda _m: None)
     embedder = DefaultEmbedder(progress=None)
     assistant = Assistant(settings, embedder=embedder, progress=None)
@@ -198,7 +200,8 @@ def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), prog
     result["cold_ask_without_fast_path_s"] = cold_ask(settings.index_path, runs=1, fast=False)
     for size in scale:
         say(f"scale: building and querying {size} synthetic paragraphs…")
-        result.setdefault("scale", []).append(scale_point(embedder, size, QUESTIONS))
+        builder = DefaultEmbedder(progress=None, int8=True) if int8 else embedder
+        result.setdefault("scale", []).append(scale_point(builder, size, QUESTIONS))
     if scale:
         say("scale: FAISS flat vs HNSW…")
         result["faiss"] = faiss_series()

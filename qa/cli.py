@@ -71,13 +71,21 @@ def paragraphs(source: str | None, as_json: bool) -> None:
 @SOURCE
 @INDEX
 @MODEL
+@click.option("--int8", is_flag=True, help="Embed passages with the bundled model's 8-bit weights: about 1.7x faster "
+              "for large corpora, vectors at cosine ~0.997 of the exact ones (questions stay exact).")
 @_qa_errors
-def build(source: str | None, index_dir: str | None, model: str | None) -> None:
+def build(source: str | None, index_dir: str | None, model: str | None, int8: bool) -> None:
     """Rebuild the index (and materialize the default model if needed)."""
     from qa.assistant import Assistant
+    from qa.embed import DEFAULT_MODEL, DefaultEmbedder
 
-    assistant = Assistant(_settings(source=source, index_dir=index_dir, model=model))
-    built = assistant.build()
+    settings = _settings(source=source, index_dir=index_dir, model=model)
+    embedder = None
+    if int8:
+        if settings.model not in (None, "", DEFAULT_MODEL):
+            raise click.UsageError("--int8 applies to the bundled default model only.")
+        embedder = DefaultEmbedder(int8=True)
+    built = Assistant(settings, embedder=embedder).build()
     click.echo(f"{built.manifest['passages']} sentences of {built.manifest['paragraphs']} paragraphs → {built.path}")
 
 
@@ -208,17 +216,19 @@ def _eval_text(result: dict) -> str:
               help="Rounds over the benchmark questions for warm timings.")
 @click.option("--scale", multiple=True, type=click.IntRange(10, 1_000_000),
               help="Also build and query a synthetic corpus of this many paragraphs (repeatable).")
+@click.option("--int8", is_flag=True, help="Build the --scale corpora as `qa build --int8` does.")
 @SOURCE
 @INDEX
 @_qa_errors
-def bench(as_json: bool, repeats: int, scale: tuple[int, ...], source, index_dir) -> None:
+def bench(as_json: bool, repeats: int, scale: tuple[int, ...], int8: bool, source, index_dir) -> None:
     """Time every stage of an answer, warm and cold answers, index builds, memory and scale."""
     from qa import bench as bench_mod
     from qa.assistant import Assistant
 
     settings = _settings(source=source, index_dir=index_dir)
     Assistant(settings).index  # build the index first if needed, outside the timings  # noqa: B018
-    result = bench_mod.run(settings, repeats=repeats, scale=scale, progress=lambda m: click.echo(m, err=True))
+    result = bench_mod.run(settings, repeats=repeats, scale=scale, progress=lambda m: click.echo(m, err=True),
+                           int8=int8)
     click.echo(_dump(result) if as_json else _bench_text(result))
 
 
@@ -236,7 +246,8 @@ def _bench_text(r: dict) -> str:
         f"index build of the speech (model loaded): {r['build_s']} s · peak RSS {r['rss_mb']} MB",
     ]
     for p in r.get("scale", []):
-        lines.append(f"scale {p['paragraphs']:>7} paragraphs: {p['vectors']} vectors ({p['index']}), "
+        lines.append(f"scale {p['paragraphs']:>7} paragraphs: {p['vectors']} vectors ({p['index']}"
+                     f"{', int8' if p['int8'] else ''}), "
                      f"build {p['build_s']} s, warm p50 {p['warm_ask_ms']['p50']:.1f} ms")
     for f in r.get("faiss", []):
         lines.append(f"faiss {f['vectors']:>7} vectors: flat {f['flat_search_ms']:.2f} ms, hnsw {f['hnsw_search_ms']:.2f} ms "

