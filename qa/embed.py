@@ -15,8 +15,9 @@ from qa.convert import INT8_FILE, ONNX_FILE, WORDS_FILE
 from qa.errors import ModelError
 
 FAST_ENV = "QA_ONNX"
-# Texts longer than this many characters are embedded in small batches.
+# Texts longer than this many characters (sentence-transformers) or tokens (onnxruntime) go in small batches.
 LONG_TEXT = 120
+LONG_TOKENS = 100
 
 
 class Embedder(Protocol):
@@ -126,12 +127,12 @@ def _usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _length_batches(lengths: Sequence[int]) -> list[list[int]]:
-    """Indices grouped into batches of similar length: 32 short texts or 8 long ones per batch."""
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+def _length_batches(tokens: Sequence[int]) -> list[list[int]]:
+    """Indices grouped into batches of similar token counts: 32 short texts or 8 long ones per batch."""
+    order = sorted(range(len(tokens)), key=tokens.__getitem__)
     batches: list[list[int]] = []
     for i in order:
-        size = 8 if lengths[i] > LONG_TEXT else 32
+        size = 8 if tokens[i] > LONG_TOKENS else 32
         if not batches or len(batches[-1]) >= size:
             batches.append([])
         batches[-1].append(i)
@@ -167,7 +168,8 @@ class OnnxEmbedder:
             self._words = np.load(folder / WORDS_FILE, mmap_mode="r")
             options = onnxruntime.SessionOptions()
             options.inter_op_num_threads = 1
-            # Measured on 2 cores: a question took 16 ms with onnxruntime's default thread pool, 5 ms with this.
+            # Measured on 2 cores with another process busy: a question took 16 ms with onnxruntime's default
+            # thread pool, 5 ms with one thread per usable core.
             options.intra_op_num_threads = _usable_cores()
             options.log_severity_level = 3  # errors only
             self._session = onnxruntime.InferenceSession(
