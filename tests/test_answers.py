@@ -25,6 +25,10 @@ QUESTIONS = [
     ("Why are skilled workers important?", 15),
 ]
 OUT_OF_SCOPE = ["明天上海的天气怎么样？", "How do I renew my passport?", "红烧肉怎么做才好吃？", "Recommend a good pizza recipe."]
+# What people type into a chat box before asking anything: no quotes for these.
+SMALL_TALK = ["你好", "谢谢", "在吗", "hello", "hi", "thanks!", "ok", "good morning"]
+# Single words the speech is about, in English: still answered next to the small talk.
+ENGLISH_KEYWORDS = ["labour", "craftsmanship", "trade unions"]
 
 
 @pytest.mark.parametrize(("question", "paragraph"), QUESTIONS)
@@ -40,6 +44,16 @@ def test_out_of_scope_is_not_answered(assistant, question):
     assert answer.answered is False
     assert answer.citations == ()
     assert "没有" in answer.answer
+
+
+@pytest.mark.parametrize("question", SMALL_TALK)
+def test_small_talk_is_not_answered_with_quotes(assistant, question):
+    assert assistant.ask(question).answered is False
+
+
+@pytest.mark.parametrize("question", ENGLISH_KEYWORDS)
+def test_english_keywords_are_answered(assistant, question):
+    assert assistant.ask(question).answered is True
 
 
 @pytest.mark.parametrize(
