@@ -54,3 +54,12 @@ def assistant(embedder, index_dir) -> Assistant:
 def questions() -> list[dict]:
     with (DATA / "questions.jsonl").open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def served_api(assistant, index_dir, tmp_path_factory):
+    """``qa serve`` on the session's index, shared by the tests that talk to it over HTTP."""
+    import served
+
+    assistant.index  # noqa: B018  (built and current, so the server only loads it)
+    return served.shared(index_dir, tmp_path_factory.mktemp("serve") / "serve.log")

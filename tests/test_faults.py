@@ -76,14 +76,19 @@ def test_build_killed_while_embedding_leaves_the_previous_index(good_index, embe
     assert _leftovers(good_index) == []  # whatever the killed build left beside it is gone
 
 
+def _assert_previous_index_is_back(index, embedder, manifest_before: str) -> None:
+    """The next load finds the previous index, clears what the dead build left, and answers."""
+    loaded = store.load(index, source_hash=DIGEST, model=embedder.name)
+    assert json.dumps(loaded.manifest, ensure_ascii=False, indent=2) == manifest_before
+    assert _leftovers(index) == []
+    _answers(index, embedder)
+
+
 def test_build_killed_before_its_rename_leaves_the_previous_index(good_index, embedder):
     """What a SIGKILL leaves after the new folder is written, before it is renamed in: a complete stray folder."""
     before = (good_index / store.MANIFEST).read_text(encoding="utf-8")
     shutil.copytree(good_index, good_index.parent / f".tmp-speech-{_dead_pid()}")
-    loaded = store.load(good_index, source_hash=DIGEST, model=embedder.name)
-    assert json.dumps(loaded.manifest, ensure_ascii=False, indent=2) == before
-    assert _leftovers(good_index) == []
-    _answers(good_index, embedder)
+    _assert_previous_index_is_back(good_index, embedder, before)
 
 
 def test_build_killed_between_its_renames_restores_the_previous_index(good_index, embedder):
@@ -92,10 +97,7 @@ def test_build_killed_between_its_renames_restores_the_previous_index(good_index
     pid = _dead_pid()
     shutil.copytree(good_index, good_index.parent / f".tmp-speech-{pid}")
     os.rename(good_index, good_index.parent / f".old-speech-{pid}")
-    loaded = store.load(good_index, source_hash=DIGEST, model=embedder.name)
-    assert json.dumps(loaded.manifest, ensure_ascii=False, indent=2) == before
-    assert _leftovers(good_index) == []
-    _answers(good_index, embedder)
+    _assert_previous_index_is_back(good_index, embedder, before)
 
 
 def test_a_live_build_is_left_alone(good_index, embedder):

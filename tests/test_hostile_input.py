@@ -241,15 +241,6 @@ def test_cli_errors_are_one_line_on_stderr(index_dir, args):
 # ----------------------------------------------------------------- JSON API
 
 
-@pytest.fixture(scope="module")
-def api(assistant, index_dir, tmp_path_factory):
-    assistant.index  # noqa: B018  (built and current, so the server only loads it)
-    server = served.shared(index_dir, tmp_path_factory.mktemp("serve") / "serve.log")
-    if served.get(f"{server.url}/api/health")[0] == 404:
-        pytest.skip("this qa serve has no JSON API (/api/ask)")
-    return server
-
-
 def _post(url: str, body: bytes, timeout: float = HANG) -> tuple[int, dict | str]:
     import urllib.error
     import urllib.request
@@ -278,18 +269,18 @@ def _check_api(case: Case, status: int, body, document) -> None:
 
 
 @pytest.mark.parametrize("name", IDS)
-def test_api_post(api, document, name):
+def test_api_post(served_api, document, name):
     case = CASES[name]
     body = json.dumps({"question": case.question}).encode()  # lone surrogates travel as \ud800 escapes
-    status, data = _post(f"{api.url}/api/ask", body)
+    status, data = _post(f"{served_api.url}/api/ask", body)
     _check_api(case, status, data, document)
 
 
 @pytest.mark.parametrize("name", [n for n in IDS if len(CASES[n].question) <= 2 * MAX_QUESTION_CHARS])
-def test_api_get(api, document, name):
+def test_api_get(served_api, document, name):
     case = CASES[name]
     query = urllib.parse.quote(case.question.encode("utf-8", "surrogatepass"), safe="")
-    status, data = served.get(f"{api.url}/api/ask?q={query}", timeout=HANG)
+    status, data = served.get(f"{served_api.url}/api/ask?q={query}", timeout=HANG)
     if name.startswith(("lone-", "only-surrogates")):  # %ED%A0%80 decodes to U+FFFD, a symbol: not a word
         assert status in (200, 400) and isinstance(data, dict), (status, data)
         return
@@ -311,20 +302,20 @@ def test_api_get(api, document, name):
     ],
     ids=["number", "null", "missing", "array", "truncated", "empty-body", "invalid-utf8", "quotes-9", "huge"],
 )
-def test_api_malformed_bodies_get_json_errors(api, body, code):
-    status, data = _post(f"{api.url}/api/ask", body)
+def test_api_malformed_bodies_get_json_errors(served_api, body, code):
+    status, data = _post(f"{served_api.url}/api/ask", body)
     assert 400 <= status < 500, (status, data)
     assert isinstance(data, dict) and {"error", "code"} <= set(data), data
     if code:
         assert data["code"] == code
 
 
-def test_api_huge_query_string_is_refused_not_hung(api):
+def test_api_huge_query_string_is_refused_not_hung(served_api):
     """A 900 kB URL: the HTTP layer refuses it (4xx or a closed connection), promptly."""
     import http.client
 
     started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", int(api.url.rsplit(":", 1)[1]), timeout=HANG)
+    conn = http.client.HTTPConnection("127.0.0.1", int(served_api.url.rsplit(":", 1)[1]), timeout=HANG)
     try:
         conn.request("GET", "/api/ask?q=" + urllib.parse.quote("工" * 100_000))
         status = conn.getresponse().status
@@ -334,7 +325,7 @@ def test_api_huge_query_string_is_refused_not_hung(api):
     finally:
         conn.close()
     assert time.perf_counter() - started < HANG
-    assert served.get(f"{api.url}/api/ask?q=%E5%B7%A5%E5%8C%A0%E7%B2%BE%E7%A5%9E")[0] == 200  # still serving
+    assert served.get(f"{served_api.url}/api/ask?q=%E5%B7%A5%E5%8C%A0%E7%B2%BE%E7%A5%9E")[0] == 200  # still serving
 
 
 def _raw_request(url: str, request: bytes, timeout: float = HANG) -> bytes:
@@ -359,19 +350,19 @@ def _raw_request(url: str, request: bytes, timeout: float = HANG) -> bytes:
     return reply
 
 
-def test_api_raw_utf8_request_line_is_refused_promptly(api):
+def test_api_raw_utf8_request_line_is_refused_promptly(served_api):
     """``curl 'http://…/api/ask?q=工匠精神'`` sends unencoded UTF-8, which HTTP/1.1 does not allow: a prompt 4xx."""
-    reply = _raw_request(api.url, "GET /api/ask?q=工匠精神 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    reply = _raw_request(served_api.url, "GET /api/ask?q=工匠精神 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     status = int(reply.split(b" ", 2)[1])
     assert 400 <= status < 500 or status == 200
 
 
-def test_api_chunked_body_over_the_limit_is_refused(api):
+def test_api_chunked_body_over_the_limit_is_refused(served_api):
     body = json.dumps({"question": "工匠精神" + " " * 2_000_000}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 65536]), body[i : i + 65536])
                       for i in range(0, len(body), 65536))
     head = (b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n")
-    reply = _raw_request(api.url, head + chunks + b"0\r\n\r\n")
+    reply = _raw_request(served_api.url, head + chunks + b"0\r\n\r\n")
     assert int(reply.split(b" ", 2)[1]) == 413
     assert json.loads(reply.partition(b"\r\n\r\n")[2])["code"] == "body_too_large"  # refused unread

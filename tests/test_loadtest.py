@@ -11,18 +11,10 @@ from qa import loadtest
 from qa.errors import InputError
 
 
-@pytest.fixture(scope="module")
-def server(assistant, index_dir, tmp_path_factory):
-    assistant.index  # noqa: B018  (built and current, so the server only loads it)
-    running = served.shared(index_dir, tmp_path_factory.mktemp("serve") / "serve.log")
-    if served.get(f"{running.url}/api/health")[0] == 404:
-        pytest.skip("this qa serve has no JSON API (/api/ask)")
-    return running
-
-
-def test_short_run_has_no_errors_and_no_dropped_requests(server):
+def test_short_run_has_no_errors_and_no_dropped_requests(served_api):
     """What CI runs: 5 clients for 5 seconds, every request answered or refused as it should be."""
-    result = loadtest.run(server.url, clients=5, duration=5.0, max_requests=5000, timeout=10.0, pid=server.pid)
+    result = loadtest.run(served_api.url, clients=5, duration=5.0, max_requests=5000, timeout=10.0,
+                          pid=served_api.pid)
     print("\n" + loadtest.describe(result))
     assert result["errors"] == 0 and result["dropped"] == 0 and result["timeouts"] == 0, result["problems"]
     assert loadtest.passed(result)
@@ -34,15 +26,15 @@ def test_short_run_has_no_errors_and_no_dropped_requests(server):
     assert result["rss_end_mb"] - result["rss_start_mb"] < 200  # no gross leak in a few hundred requests
 
 
-def test_run_stops_at_the_request_limit(server):
-    result = loadtest.run(server.url, clients=3, duration=60.0, max_requests=12, questions=["工匠精神", ""])
+def test_run_stops_at_the_request_limit(served_api):
+    result = loadtest.run(served_api.url, clients=3, duration=60.0, max_requests=12, questions=["工匠精神", ""])
     assert result["requests"] == 12 and result["seconds"] < 30
     assert result["ok"] + result["expected_4xx"] == 12 and result["ok"] > 0 and result["expected_4xx"] > 0
-    assert result["pid"] == server.pid  # found from the port
+    assert result["pid"] == served_api.pid  # found from the port
 
 
-def test_main_prints_one_json_object(server, capsys):
-    code = loadtest.main(["--url", server.url, "--clients", "2", "--duration", "1", "--json"])
+def test_main_prints_one_json_object(served_api, capsys):
+    code = loadtest.main(["--url", served_api.url, "--clients", "2", "--duration", "1", "--json"])
     (line,) = capsys.readouterr().out.strip().splitlines()
     data = json.loads(line)
     assert code == 0 and data["errors"] == 0 and data["requests"] > 0
