@@ -198,9 +198,9 @@ def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), prog
     say("timing cold answers in new processes…")
     result["cold_ask_s"] = cold_ask(settings.index_path)
     result["cold_ask_without_fast_path_s"] = cold_ask(settings.index_path, runs=1, fast=False)
+    builder = DefaultEmbedder(progress=None, int8=True) if int8 else embedder
     for size in scale:
         say(f"scale: building and querying {size} synthetic paragraphs…")
-        builder = DefaultEmbedder(progress=None, int8=True) if int8 else embedder
         result.setdefault("scale", []).append(scale_point(builder, size, QUESTIONS))
     if scale:
         say("scale: FAISS flat vs HNSW…")
