@@ -49,6 +49,18 @@ def _fold(word: str) -> str:
     return _stem(word)
 
 
+# Greetings, thanks and assent: an English question made only of these (and stopwords) asks nothing.
+_SMALL_TALK = frozenset(english_words(
+    "hi hello hey hiya ok okay yes yeah yep bye goodbye thanks thank please good morning afternoon evening night "
+    "great nice cool sorry welcome cheers"
+))
+
+
+def asks_something(text: str) -> bool:
+    """Whether English text holds a digit or a content word beyond greetings and thanks ("hi", "ok", "thanks!")."""
+    return any(ch.isdigit() for ch in text) or any(w not in _SMALL_TALK for w in english_words(text))
+
+
 def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:
     """English stem -> {Chinese word of the vocabulary: weight}, from CC-CEDICT's glosses.
 

@@ -180,6 +180,8 @@ def eval_(question_set, as_json: bool, compare: bool, source, index_dir, model) 
 
 
 def _eval_text(result: dict) -> str:
+    from qa.answer import MIN_MARGIN_CJK, MIN_MARGIN_LATIN
+
     lines = []
     for split, title in (("tune", "tuning half"), ("test", "held-out half")):
         r = result[split]
@@ -195,9 +197,10 @@ def _eval_text(result: dict) -> str:
         for f in r["failures"]:
             lines.append(f"  ✗ {f['id']:<11} {f['question'][:34]:<34} expected {f['expected']:<24} got {f['got']}")
         lines.append("")
-    lines.append("abstention trade-off on the tuning half (background margin):")
+    lines.append(f"abstention trade-off on the tuning half (background margin ≥ {MIN_MARGIN_CJK:+.2f} for Chinese, "
+                 f"{MIN_MARGIN_LATIN:+.2f} for English, shifted by):")
     for row in result["tradeoff"]:
-        lines.append(f"  margin ≥ {row['min_margin']:+.2f}: out-of-scope refused {row['abstention_oos']:.0%}, "
+        lines.append(f"  {row['margin_shift']:+.2f}: out-of-scope refused {row['abstention_oos']:.0%}, "
                      f"in-scope refused {row['false_refusals']:.0%}")
     if "compare" in result:
         lines.append("")

@@ -201,16 +201,16 @@ def _by_split(questions: list[Question], rankings: list[dict[int, float]]) -> di
     return out
 
 
-def tradeoff(assistant: Assistant, outcomes: list[Outcome], margins=(-0.04, -0.02, 0.0, 0.01, 0.02, 0.03)) -> list[dict]:
-    """Abstention against false refusals on the tuning half as the background margin moves."""
+def tradeoff(assistant: Assistant, outcomes: list[Outcome], shifts=(-0.04, -0.02, 0.0, 0.01, 0.02, 0.03)) -> list[dict]:
+    """Abstention against false refusals on the tuning half as the background-margin bars move together."""
     rows = []
     retriever = assistant.retriever
     tune = [o for o in outcomes if o.question.split == "tune"]
     found = {o.question.id: retriever.search(o.question.question) for o in tune}
-    for margin in margins:
-        decided = [(o, addresses(o.question.question, found[o.question.id], min_margin=margin)) for o in tune]
+    for shift in shifts:
+        decided = [(o, addresses(o.question.question, found[o.question.id], margin_shift=shift)) for o in tune]
         rows.append({
-            "min_margin": margin,
+            "margin_shift": shift,
             "abstention_oos": _share(not a for o, a in decided if not o.question.in_scope),
             "false_refusals": _share(not a for o, a in decided if o.question.in_scope),
         })

@@ -26,9 +26,9 @@ QUESTIONS = [
 ]
 OUT_OF_SCOPE = ["明天上海的天气怎么样？", "How do I renew my passport?", "红烧肉怎么做才好吃？", "Recommend a good pizza recipe."]
 # What people type into a chat box before asking anything: no quotes for these.
-SMALL_TALK = ["你好", "谢谢", "在吗", "hello", "hi", "thanks!", "ok", "good morning"]
+SMALL_TALK = ["你好", "谢谢", "在吗", "hello", "hi", "thanks!", "ok", "good morning", "bye", "okay, thank you"]
 # Single words the speech is about, in English: still answered next to the small talk.
-ENGLISH_KEYWORDS = ["labour", "craftsmanship", "trade unions"]
+ENGLISH_KEYWORDS = ["labour", "craftsmanship", "trade unions", "lifelong learning"]
 
 
 @pytest.mark.parametrize(("question", "paragraph"), QUESTIONS)

@@ -83,8 +83,16 @@ def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0, foreign
         ("1990 年的表彰大会讲了什么？", _found("党和国家首次表彰劳动模范。", foreign_years=1), False),
         ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, coverage=0.0, peak=2.0), True),
         ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.74, coverage=0.0, peak=2.0), False),
+        # English sits about as far from the Chinese background as from the speech: a small negative margin passes.
+        ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, background=0.81, coverage=0.0), True),
+        ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, background=0.83, coverage=0.0), False),
+        ("工匠精神是什么？", _found("执着专注的工匠精神。", background=0.96), False),
+        ("When was the first commendation?", _found("党和国家首次表彰劳动模范。", top=0.8, coverage=0.0), False),
+        ("How did workers respond when the epidemic came?", _found("响应党中央号召。", top=0.8, coverage=0.0), True),
     ],
-    ids=["clear", "weak", "closer-to-background", "number-missing", "number-present", "year-not-in-speech", "english", "english-weak"],
+    ids=["clear", "weak", "closer-to-background", "number-missing", "number-present", "year-not-in-speech", "english",
+         "english-weak", "english-margin", "english-background", "chinese-margin", "when-asks-a-date",
+         "when-as-conjunction"],
 )
 def test_abstention_decision(question, found, expected):
     assert addresses(question, found) is expected
