@@ -118,6 +118,9 @@ def baselines(assistant: Assistant) -> dict[str, Callable[[str], dict[int, float
     def bm25(question: str) -> dict[int, float]:
         return _as_ranking(retriever.lexical_scores(retriever.tokenizer(question))[1])
 
+    def bm25_bridged(question: str) -> dict[int, float]:
+        return _as_ranking(retriever.lexical(question, retriever.tokenizer(question))[0][1])
+
     def dense_paragraphs(question: str) -> dict[int, float]:
         return _as_ranking(retriever.dense_scores(retriever.embed(question)).paragraph)
 
@@ -134,7 +137,7 @@ def baselines(assistant: Assistant) -> dict[str, Callable[[str], dict[int, float
             fused += 1.0 / (k + ranks)
         return _as_ranking(fused)
 
-    return {"bm25": bm25, "dense-paragraphs": dense_paragraphs, "dense-sentences": dense_sentences, "rrf": rrf}
+    return {"bm25": bm25, "bm25+bridge": bm25_bridged, "dense-paragraphs": dense_paragraphs, "dense-sentences": dense_sentences, "rrf": rrf}
 
 
 def _as_ranking(scores: np.ndarray) -> dict[int, float]:

@@ -199,6 +199,14 @@ class Retriever:
             paragraph += (weights * np.stack([self._bm25_paragraphs.get_scores([w]) for w in words])).max(axis=0)
         return sentence, paragraph
 
+    def lexical(self, question: str, tokens: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], float]:
+        """BM25 of every sentence and paragraph for a question, and the weight fusion gives it.
+
+        A question without Chinese reaches BM25 through the bridge's translations of its English words.
+        """
+        translations = [] if CJK.search(question) else self.bridge(question)
+        return self.lexical_scores(tokens, translations), BRIDGED_BM25 if translations else 1.0
+
     def coverage(self, tokens: list[str], paragraph: int) -> float:
         """Share of the question's IDF weight whose terms occur in the paragraph."""
         if not tokens:
@@ -215,11 +223,8 @@ class Retriever:
         paragraph but are quoted only after every other sentence.
         """
         tokens = self.tokenizer(question)
-        # A question without Chinese reaches BM25 through the bridge's translations of its English words.
-        translations = [] if CJK.search(question) else self.bridge(question)
-        lexical = self.lexical_scores(tokens, translations)
-        found = self.fuse(tokens, self.dense_scores(self.embed(question)), lexical, k,
-                          lexical_weight=BRIDGED_BM25 if translations else 1.0)
+        lexical, weight = self.lexical(question, tokens)
+        found = self.fuse(tokens, self.dense_scores(self.embed(question)), lexical, k, lexical_weight=weight)
         foreign = len(set(YEAR.findall(question)) - self._years)
         return replace(found, evidence=replace(found.evidence, foreign_years=foreign)) if foreign else found
 
