@@ -44,9 +44,13 @@ def threshold(question: str) -> float:
     return THRESHOLD_CJK if _CJK.search(question) else THRESHOLD_LATIN
 
 
-def min_margin(question: str) -> float:
-    """How much closer to the speech than to everyday text a question must be."""
-    return MIN_MARGIN_CJK if _CJK.search(question) else MIN_MARGIN_LATIN
+def min_margin(question: str, evidence: Evidence) -> float:
+    """How much closer to the speech than to everyday text a question must be. English gets the lower bar
+    only when the bridge found some of its words in the speech (BM25 evidence), so that text that is not
+    English at all ("<img src=x onerror=…>") keeps the Chinese one."""
+    if _CJK.search(question) or evidence.bm25_top <= 0:
+        return MIN_MARGIN_CJK
+    return MIN_MARGIN_LATIN
 
 
 def addresses(question: str, found: Retrieval, margin_shift: float = 0.0) -> bool:
@@ -59,7 +63,7 @@ def addresses(question: str, found: Retrieval, margin_shift: float = 0.0) -> boo
         return False
     if not _CJK.search(question) and not asks_something(question):
         return False
-    if found.evidence.margin < min_margin(question) + margin_shift:
+    if found.evidence.margin < min_margin(question, found.evidence) + margin_shift:
         return False
     if _ASKS_NUMBER.search(question):
         best = found.hits[0].passage.paragraph

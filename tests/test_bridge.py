@@ -16,6 +16,7 @@ from qa.tokens import Tokenizer
         ("Honoured unions!", ["honor", "union"]),
         ("organise, organize", ["organiz", "organiz"]),
         ("What is it?", []),
+        ("ＴＲＡＤＥ ｕｎｉｏｎｓ", ["trade", "union"]),  # full-width letters are letters
         ("劳模 and 工会", []),  # Chinese is not English
     ],
 )

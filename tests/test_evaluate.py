@@ -65,10 +65,10 @@ def test_the_shipped_set_is_well_formed(document):
     assert {q.split for q in questions} == {"tune", "test"}
 
 
-def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0, foreign_years=0) -> Retrieval:
+def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0, foreign_years=0, bm25=2.0) -> Retrieval:
     hit = Hit(Passage(paragraph=5, start=0, end=len(text), text=text), score=1.0, dense=top, bm25=1.0)
     evidence = Evidence(dense_top=top, background_top=background, dense_z=3.0, paragraph_z=peak, coverage=coverage,
-                        bm25_top=2.0, foreign_years=foreign_years)
+                        bm25_top=bm25, foreign_years=foreign_years)
     return Retrieval([hit], [(5, 1.0)], evidence)
 
 
@@ -87,11 +87,12 @@ def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0, foreign
         ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, background=0.81, coverage=0.0), True),
         ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, background=0.83, coverage=0.0), False),
         ("工匠精神是什么？", _found("执着专注的工匠精神。", background=0.96), False),
+        ("<img src=x onerror=alert(1)>", _found("同志们：", top=0.82, background=0.83, coverage=0.0, bm25=0.0), False),
         ("When was the first commendation?", _found("党和国家首次表彰劳动模范。", top=0.8, coverage=0.0), False),
         ("How did workers respond when the epidemic came?", _found("响应党中央号召。", top=0.8, coverage=0.0), True),
     ],
     ids=["clear", "weak", "closer-to-background", "number-missing", "number-present", "year-not-in-speech", "english",
-         "english-weak", "english-margin", "english-background", "chinese-margin", "when-asks-a-date",
+         "english-weak", "english-margin", "english-background", "chinese-margin", "not-english-words", "when-asks-a-date",
          "when-as-conjunction"],
 )
 def test_abstention_decision(question, found, expected):
