@@ -19,8 +19,9 @@ PEAK_WEIGHT = 0.01
 # out-of-scope one the margin refused was below -0.03, and four in-scope ones were between -0.03 and 0.
 MIN_MARGIN_CJK = 0.0
 MIN_MARGIN_LATIN = -0.02
-# Questions without CJK get no help from BM25 and cross languages, so their bar is lower.
-THRESHOLD_CJK = 0.8875
+# English questions cross languages (the speech is Chinese) and their cosines run lower, so their bar is lower.
+# THRESHOLD_CJK sits mid-plateau: 0.88-0.885 gave the same refusals on the tuning half.
+THRESHOLD_CJK = 0.8825
 THRESHOLD_LATIN = 0.77
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")

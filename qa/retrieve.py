@@ -22,7 +22,7 @@ import numpy as np
 from qa import store as store_mod
 from qa.bridge import Bridge, build_lexicon
 from qa.embed import Embedder
-from qa.source import PART_HEADING
+from qa.source import PART_HEADING, is_salutation
 from qa.store import Store
 from qa.tokens import Tokenizer
 from qa.types import Hit
@@ -130,6 +130,10 @@ class Retriever:
         self._n_paragraphs = len(store.document.paragraphs)
         self._para_of = np.array([p.paragraph - 1 for p in passages], dtype=np.int64)
         self._heading = np.array([p.start == 0 and bool(PART_HEADING.match(p.text)) for p in passages])
+        # Paragraphs that only address the audience (同志们！) say nothing a question could ask about.
+        salutation = np.array([is_salutation(p.text) for p in store.document.paragraphs], dtype=bool)
+        self._content = ~salutation if not salutation.all() else np.ones_like(salutation)
+        self._content_sentence = self._content[self._para_of]
         paragraph_tokens = [self.tokenizer(p.text) for p in store.document.paragraphs]
         self._bm25_sentences = _bm25([self.tokenizer(p.text) for p in passages])
         self._bm25_paragraphs = _bm25(paragraph_tokens)
@@ -220,7 +224,8 @@ class Retriever:
         """The ``k`` best sentences and paragraphs, best first, and the evidence for answering at all.
 
         Part headings (第一，……。) are titles, not answers: they count for their
-        paragraph but are quoted only after every other sentence.
+        paragraph but are quoted only after every other sentence. Paragraphs that
+        only address the audience (同志们！) rank and are quoted last.
         """
         tokens = self.tokenizer(question)
         lexical, weight = self.lexical(question, tokens)
@@ -248,22 +253,24 @@ class Retriever:
             + PARAGRAPH_DENSE * _minmax(paragraph_dense)
             + lexical_weight * PARAGRAPH_BM25 * _unit(paragraph_bm25)
         )
-        top_paragraph, top_sentence = float(paragraph.max()), float(sentence.max())
+        content, content_sentence = self._content, self._content_sentence
+        top_paragraph, top_sentence = float(paragraph[content].max()), float(sentence[content_sentence].max())
         fused = paragraph[self._para_of] / (top_paragraph or 1.0) + SENTENCE_SHARE * sentence / (top_sentence or 1.0)
-        order = _top(fused - 10.0 * self._heading, k)
+        order = _top(fused - 10.0 * (self._heading | ~content_sentence), k)
         hits = [
             Hit(passage=self.store.passages[i], score=float(fused[i]), dense=float(dense[i]),
                 bm25=float(sentence_bm25[i]))
             for i in order
         ]
-        best = int(np.argmax(paragraph))
+        ranked = _top(paragraph - 10.0 * ~content, k)
+        best = int(ranked[0])
+        dense_top = float(dense[content_sentence].max())
         evidence = Evidence(
-            dense_top=float(dense.max()),
+            dense_top=dense_top,
             background_top=background,
-            dense_z=_z(dense, float(dense.max())),
-            paragraph_z=_z(paragraph, float(paragraph[best])),
+            dense_z=_z(dense[content_sentence], dense_top),
+            paragraph_z=_z(paragraph[content], float(paragraph[best])),
             coverage=self.coverage(tokens, best + 1),
             bm25_top=float(paragraph_bm25.max()),
         )
-        ranked = _top(paragraph, k)
         return Retrieval(hits, [(int(i) + 1, float(paragraph[i])) for i in ranked], evidence)

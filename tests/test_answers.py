@@ -65,6 +65,18 @@ def test_years_the_speech_never_mentions_are_counted(assistant, question, foreig
     assert assistant.retriever.search(question).evidence.foreign_years == foreign
 
 
+@pytest.mark.parametrize("question", ["同志们", "讲话开头怎么称呼大家？", "<img src=x onerror=alert(1)>", "Comrades!"])
+def test_salutations_are_never_the_answer(assistant, document, question):
+    """同志们！ paragraphs address the audience and say nothing: they rank, and are quoted, after every other."""
+    salutations = {p.n for p in document.paragraphs if p.text in ("同志们：", "同志们！")}
+    assert len(salutations) == 4
+    found = assistant.retriever.search(question, k=len(document.paragraphs))
+    ranked = [n for n, _ in found.paragraphs]
+    assert set(ranked[-len(salutations):]) == salutations
+    assert found.hits[0].passage.paragraph not in salutations
+    assert all(c.paragraph not in salutations for c in assistant.ask(question).citations)
+
+
 def test_json_contract(assistant, document):
     data = assistant.ask("工匠精神是什么？").to_dict()
     assert set(data) >= {"question", "answered", "answer", "citations"}
