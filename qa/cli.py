@@ -193,7 +193,8 @@ def _eval_text(result: dict) -> str:
                 f"{m[k]:6.2f}" for k in ("hit_rate@1", "hit_rate@3", "hit_rate@5", "recall@1", "recall@3", "recall@5"))
                 + f" {m['mrr@10']:7.2f}")
         lines.append(f"out-of-scope refused {r['abstention_oos']:.0%} · in-scope refused {r['false_refusals']:.0%}"
-                     f" · first quote holds the answer {r['quote_precision']:.0%}")
+                     f" · first quote holds the answer {r['quote_precision']:.0%}"
+                     f" (some quote: {r['any_quote_precision']:.0%})")
         for f in r["failures"]:
             lines.append(f"  ✗ {f['id']:<11} {f['question'][:34]:<34} expected {f['expected']:<24} got {f['got']}")
         lines.append("")

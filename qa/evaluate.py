@@ -48,6 +48,7 @@ class Outcome:
     first_quote: str | None
     cited: int | None
     signals: dict[str, float] = field(default_factory=dict)
+    quotes: tuple[str, ...] = ()
 
 
 def load_questions(path: str | Path = DEFAULT_SET) -> list[Question]:
@@ -105,6 +106,7 @@ def run_shipped(assistant: Assistant, questions: list[Question]) -> list[Outcome
             first_quote=first.quote if first else found.hits[0].passage.text,
             cited=first.paragraph if first else None,
             signals={**found.evidence.to_dict(), "confidence": answer.confidence},
+            quotes=tuple(c.quote for c in answer.citations),
         ))
     return outcomes
 
@@ -158,6 +160,7 @@ def report(outcomes: list[Outcome], split: str | None = None) -> dict[str, Any]:
     result["abstention_oos"] = _share(not o.answered for o in out_scope)
     result["false_refusals"] = _share(not o.answered for o in in_scope)
     result["quote_precision"] = _share(o.answered and o.question.key in (o.first_quote or "") for o in in_scope)
+    result["any_quote_precision"] = _share(any(o.question.key in q for q in o.quotes) for o in in_scope)
     result["failures"] = [_failure(o) for o in chosen if _failed(o)]
     return result
 

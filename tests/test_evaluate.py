@@ -29,8 +29,8 @@ def test_metrics_by_ranx_on_a_hand_computed_case():
 
 def test_report_counts_refusals_and_quotes():
     outcomes = [
-        evaluate.Outcome(_question("a"), {2: 1.0, 1: 0.5}, True, "甲乙", 2),
-        evaluate.Outcome(_question("b", key="丙"), {1: 1.0, 2: 0.5}, True, "甲乙", 1),
+        evaluate.Outcome(_question("a"), {2: 1.0, 1: 0.5}, True, "甲乙", 2, quotes=("甲乙",)),
+        evaluate.Outcome(_question("b", key="丙"), {1: 1.0, 2: 0.5}, True, "甲乙", 1, quotes=("甲乙", "乙丙")),
         evaluate.Outcome(_question("c"), {2: 1.0}, False, None, None),
         evaluate.Outcome(_question("d", category="oos", gold=(), key=""), {1: 1.0}, False, None, None),
         evaluate.Outcome(_question("e", category="oos", gold=(), key=""), {1: 1.0}, True, "甲", 1),
@@ -39,6 +39,7 @@ def test_report_counts_refusals_and_quotes():
     assert r["abstention_oos"] == pytest.approx(0.5)
     assert r["false_refusals"] == pytest.approx(1 / 3)
     assert r["quote_precision"] == pytest.approx(1 / 3)
+    assert r["any_quote_precision"] == pytest.approx(2 / 3)  # b's answer is in its second quote
     assert [f["id"] for f in r["failures"]] == ["b", "c", "e"]
     assert r["categories"]["zh"]["n"] == 3
 
