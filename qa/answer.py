@@ -47,8 +47,9 @@ def threshold(question: str) -> float:
 
 def min_margin(question: str, evidence: Evidence) -> float:
     """How much closer to the speech than to everyday text a question must be. English gets the lower bar
-    only when the bridge found some of its words in the speech (BM25 evidence), so that text that is not
-    English at all ("<img src=x onerror=…>") keeps the Chinese one."""
+    only when BM25, through the bridge, matched some word of it in the speech; text with no word the bridge
+    can translate ("<img src=x onerror=…>") keeps the Chinese one. Everyday English words that translate
+    ("weather" -> 风雨无阻) do get the lower bar: it is a weak guard, the margin and confidence still apply."""
     if _CJK.search(question) or evidence.bm25_top <= 0:
         return MIN_MARGIN_CJK
     return MIN_MARGIN_LATIN

