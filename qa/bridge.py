@@ -65,8 +65,12 @@ _SMALL_TALK = frozenset(english_words(
 
 
 def asks_something(text: str) -> bool:
-    """Whether English text holds a digit or a content word beyond greetings and thanks ("hi", "ok", "thanks!")."""
-    return any(ch.isdigit() for ch in text) or any(w not in _SMALL_TALK for w in english_words(text))
+    """Whether text holds a digit or a content word beyond English greetings and thanks ("hi", "ok", "thanks!").
+    Text with letters outside a-z (Привет, 안녕, café) is not judged: it counts as asking something."""
+    folded = normalize(text)
+    if any(ch.isdigit() or (ch.isalpha() and not "a" <= ch <= "z") for ch in folded):
+        return True
+    return any(w not in _SMALL_TALK for w in english_words(folded))
 
 
 def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:

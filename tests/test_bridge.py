@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.bridge import Bridge, build_lexicon, english_words
+from qa.bridge import Bridge, asks_something, build_lexicon, english_words
 from qa.tokens import Tokenizer
 
 
@@ -47,6 +47,15 @@ def test_lexicon_has_only_speech_words(document):
     # A one-word gloss weighs 1, a word of a longer gloss less.
     assert lexicon["happi"]["幸福"] == 1.0
     assert all(0 < weight <= 1 for words in lexicon.values() for weight in words.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [("hi", False), ("ok, thanks!", False), ("Ｈｅｌｌｏ", False), ("labour", True), ("1950", True),
+     ("Что говорится о профсоюзах?", True), ("노동", True)],
+)
+def test_asks_something_judges_english_greetings_only(text, asks):
+    assert asks_something(text) is asks
 
 
 def test_bridge_groups_translations_by_english_word(speech_bridge):
