@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from qa.bridge import asks_something
-from qa.retrieve import Evidence, Retrieval
+from qa.retrieve import CJK, Evidence, Retrieval
 from qa.types import Answer, Citation, Document, Hit
 
 # A further quote must score at least this share of the best one.
@@ -24,7 +24,6 @@ MIN_MARGIN_LATIN = -0.02
 THRESHOLD_CJK = 0.8825
 THRESHOLD_LATIN = 0.77
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Questions that ask for a number or a date, and quotes that hold one.
 _ASKS_NUMBER = re.compile(
     r"多少|几[个年名次岁位项]|哪一?年|什么时候|何时|how many|how much|what year|^\W*when\b|\bwhen (?:did|was|were|is|will)\b",
@@ -42,7 +41,7 @@ def confidence(evidence: Evidence) -> float:
 
 def threshold(question: str) -> float:
     """The confidence a question needs to be answered."""
-    return THRESHOLD_CJK if _CJK.search(question) else THRESHOLD_LATIN
+    return THRESHOLD_CJK if CJK.search(question) else THRESHOLD_LATIN
 
 
 def min_margin(question: str, evidence: Evidence) -> float:
@@ -50,7 +49,7 @@ def min_margin(question: str, evidence: Evidence) -> float:
     only when BM25, through the bridge, matched some word of it in the speech; text with no word the bridge
     can translate ("<img src=x onerror=…>") keeps the Chinese one. Everyday English words that translate
     ("weather" -> 风雨无阻) do get the lower bar: it is a weak guard, the margin and confidence still apply."""
-    if _CJK.search(question) or evidence.bm25_top <= 0:
+    if CJK.search(question) or evidence.bm25_top <= 0:
         return MIN_MARGIN_CJK
     return MIN_MARGIN_LATIN
 
@@ -63,7 +62,7 @@ def addresses(question: str, found: Retrieval, margin_shift: float = 0.0) -> boo
         return False
     if found.evidence.foreign_years:
         return False
-    if not _CJK.search(question) and not asks_something(question):
+    if not CJK.search(question) and not asks_something(question):
         return False
     if found.evidence.margin < min_margin(question, found.evidence) + margin_shift:
         return False

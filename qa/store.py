@@ -190,10 +190,6 @@ def _unwritable(dest: Path, exc: OSError) -> StoreError:
                       "Set QA_INDEX_DIR (or pass --index) to a writable folder.")
 
 
-
-
-
-
 def recover(dest: Path) -> None:
     """Tidy what builds killed midway left beside ``dest``: the previous folder if it was renamed aside and never
     replaced is put back; their temporary folders are deleted. Folders of builds still running are left alone."""
