@@ -20,19 +20,18 @@ from importlib.resources.abc import Traversable
 
 import snowballstemmer
 
-from qa.tokens import normalize
+from qa.tokens import STOPWORDS, normalize
 
 # Glosses that say nothing about meaning (cross references, measure words, surnames).
 _SKIP = ("CL:", "see ", "variant of", "old variant", "surname", "abbr. for", "used in", "also written")
 _ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\S*\|\S*")
 _WORD = re.compile(r"[a-z]+")
-_STOPWORDS = frozenset(
+# The tokenizer's stopwords (its English ones), and words of questions and glosses that say nothing here.
+_STOPWORDS = STOPWORDS | frozenset(
     """
-    a an the of to in on at for and or is are was were be been being do does did what which who whom how why when
-    where that this these those it its as by with from about say says said speech talk mention mentioned describe
-    described according one sb sth oneself something someone somebody etc also into up out over than such not no
-    very more most other their they them his her he she we our us you your i my me all any some each can could
-    should would will shall may might must has have had there here abbr pr kind way
+    being describe described according one sb sth oneself something someone somebody etc also into up out over
+    than such not no very more most other their they them his her he she we our us you your i my me all any some
+    each can could should would will shall may might must has have had there here abbr pr kind way
     don doesn didn isn aren wasn weren won ll ve re
     """.split()
 )
