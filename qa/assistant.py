@@ -1,83 +1,83 @@
-"""The assistant: a speech, its index and a model behind one ``ask`` call."""
+"""The assistant: a corpus, a model and the pipeline behind one ``ask`` call that every edge uses."""
 
 from __future__ import annotations
 
 import sys
-import unicodedata
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from qa import source, store
-from qa.answer import compose
-from qa.config import Settings
-from qa.embed import Embedder, load_embedder
-from qa.errors import InputError, ModelError, SourceError
-from qa.retrieve import Retriever
-from qa.types import Answer, Document
+from qa.analysis import clean_question
+from qa.config import MAX_QUOTES, Settings
+from qa.corpus.folder import Corpus
+from qa.corpus.state import Index
+from qa.errors import InputError, ModelError
+from qa.models.embedders import Embedder, load_embedder
+from qa.pipeline import Pipeline, Trace
+from qa.types import Answer, Turn
 
-
-# Raw text may be this many times the limit (whitespace and invisible characters are dropped before counting).
-RAW_LIMIT_FACTOR = 10
+# The conversation a follow-up is read against: the last few turns are enough.
+MAX_HISTORY = 20
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def clean_question(question: object, max_chars: int) -> str:
-    """Check a question and make it safe to search.
-
-    Control, format (zero-width, bidi) and lone-surrogate characters are
-    dropped; whitespace runs become one space. ``max_chars`` applies to the
-    cleaned text; raw text over ``RAW_LIMIT_FACTOR`` times that is refused unread.
+def check_quotes(quotes: object) -> int:
+    """The number of quotes, strictly a whole number from 1 to 3 (not a bool, not a string).
 
     Raises:
-        InputError: Not text, empty, too long, or without any letter, digit or CJK character.
+        InputError: Anything else.
     """
-    if not isinstance(question, str):
-        raise InputError("The question must be text.", code="not_text")
-    if len(question) > RAW_LIMIT_FACTOR * max_chars:  # refused before the per-character scan below
-        raise InputError(
-            f"The question has {len(question)} characters; the limit is {max_chars}. Shorten it.", code="too_long"
-        )
-    kept = []
-    for ch in question:
-        category = unicodedata.category(ch)
-        if category in ("Cc", "Zl", "Zp"):
-            kept.append(" ")
-        elif category not in ("Cf", "Cs", "Co", "Cn"):
-            kept.append(ch)
-    text = " ".join("".join(kept).split())
-    if not text:
-        raise InputError("The question is empty. Ask something about the speech.", code="empty")
-    if len(text) > max_chars:
-        raise InputError(
-            f"The question has {len(text)} characters; the limit is {max_chars}. Shorten it.", code="too_long"
-        )
-    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
-        raise InputError("The question has no words to search for (only punctuation or symbols).", code="no_words")
-    return text
+    if isinstance(quotes, bool) or not isinstance(quotes, int) or not 1 <= quotes <= MAX_QUOTES:
+        raise InputError(f"quotes must be 1, 2 or 3, not {quotes!r}.", code="bad_quotes")
+    return quotes
+
+
+def check_history(history: object) -> list[Turn]:
+    """Earlier turns as given by an edge: a list of {"question": str, "answer": {…}} (answer optional).
+
+    Raises:
+        InputError: Not such a list.
+    """
+    if history is None:
+        return []
+    if not isinstance(history, list | tuple):
+        raise InputError("history must be a list of {\"question\": …, \"answer\": …} objects.", code="bad_history")
+    turns = []
+    for item in list(history)[-MAX_HISTORY:]:
+        if isinstance(item, Turn):
+            turns.append(item)
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise InputError("Each history item must be an object with a \"question\" string (and the \"answer\" "
+                             "object given then).", code="bad_history")
+        answer = item.get("answer")
+        if answer is not None and not isinstance(answer, dict):
+            raise InputError("A history item's \"answer\" must be the answer object given then.", code="bad_history")
+        turns.append(Turn(item["question"][:2000], answer or {}))
+    return turns
 
 
 class Assistant:
-    """Answers questions about one speech; loads the model and index on first use.
+    """Answers questions about a corpus; loads the model and the index on first use.
 
     Args:
-        settings: Source, index folder, model and limits.
+        settings: Corpus, model and limits.
         embedder: An embedder to use instead of loading ``settings.model``.
-        progress: Where progress messages of model conversion and index builds go.
+        progress: Where messages about model conversion and index builds go.
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        embedder: Embedder | None = None,
-        progress: Callable[[str], None] | None = _stderr,
-    ) -> None:
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 progress: Callable[[str], None] | None = _stderr) -> None:
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._progress = progress
+        self._pipeline: tuple[Index, Pipeline] | None = None
+        self._lock = threading.Lock()
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -89,63 +89,72 @@ class Assistant:
                              "sentence-transformers folder, or leave it unset for the bundled default.")
         return load_embedder(name, progress=self._progress)
 
-    def _read_source(self) -> tuple[Document, str] | None:
-        path = Path(self.settings.source)
-        if not path.is_file():
-            return None
-        return source.load(path), store.sha256_bytes(path.read_bytes())
-
-    def build(self) -> store.Store:
-        """Rebuild the index from the source text, whatever is on disk."""
-        read = self._read_source()
-        if read is None:
-            raise SourceError(f"The speech file {self.settings.source} does not exist. Pass --source FILE.")
-        document, digest = read
-        built = store.build(document, digest, self.embedder, self.settings.index_path, progress=self._progress)
-        self.__dict__["index"] = built
-        self.__dict__.pop("retriever", None)
-        return built
-
     @cached_property
-    def index(self) -> store.Store:
-        """The index on disk if it is sound and current, otherwise a fresh build."""
-        read = self._read_source()
-        digest = read[1] if read else None
-        try:
-            return store.load(self.settings.index_path, source_hash=digest, model=self.embedder.name)
-        except store.StoreError as exc:
-            if read is None:
-                raise
-            if self.settings.index_path.exists() and self._progress:
-                self._progress(f"{exc} Rebuilding.")
-            return self.build()
+    def corpus(self) -> Corpus:
+        return Corpus(self.settings.corpus, self.embedder, seed=self.settings.seed, progress=self._progress)
 
     @property
-    def document(self) -> Document:
-        return self.index.document
+    def index(self) -> Index:
+        """The corpus as last committed (loaded, built or reloaded as needed)."""
+        return self.corpus.index
 
     @property
     def loaded(self) -> bool:
-        """Whether the index and retriever are loaded (the first question will not wait for them)."""
-        return "retriever" in self.__dict__
+        """Whether the corpus is loaded (the first question will not wait for it)."""
+        return "corpus" in self.__dict__ and self.corpus.loaded
 
-    @cached_property
-    def retriever(self) -> Retriever:
-        return Retriever(self.index, self.embedder)
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline over the current state of the corpus (a new one after the corpus changes)."""
+        index = self.index
+        with self._lock:
+            if self._pipeline is None or self._pipeline[0] is not index:
+                self._pipeline = (index, Pipeline(index, self.embedder))
+            return self._pipeline[1]
 
-    def ask(self, question: str, quotes: int | None = None) -> Answer:
-        """Answer one question with quotes from the speech.
+    def trace(self, question: object, quotes: object = None, history: object = None, doc: object = None,
+              **options: Any) -> Trace:
+        """Answer one question and keep what every stage made (for ``qa eval`` and ``qa bench``).
+
+        Raises:
+            InputError: The question, ``quotes``, ``history`` or ``doc`` cannot be used.
+        """
+        text = clean_question(question, self.settings.max_question_chars)
+        quotes = check_quotes(self.settings.quotes if quotes is None else quotes)
+        turns = check_history(history)
+        pipeline = self.pipeline
+        return pipeline.run(text, quotes=quotes, history=turns, documents=self._scope(doc, pipeline.index),
+                            **options)
+
+    def ask(self, question: object, quotes: object = None, history: object = None, doc: object = None) -> Answer:
+        """Answer one question with quotes from the documents.
 
         Args:
             question: Chinese or English text, at most ``settings.max_question_chars`` characters.
             quotes: How many sentences to quote at most (1–3); the settings' value by default.
+            history: Earlier turns, oldest first: ``[{"question": …, "answer": <answer JSON>}, …]``.
+            doc: Answer from this document only (its id), or from several (a list of ids).
 
         Raises:
-            InputError: The question or ``quotes`` cannot be used.
+            InputError: The question, ``quotes``, ``history`` or ``doc`` cannot be used.
         """
-        text = clean_question(question, self.settings.max_question_chars)
-        quotes = self.settings.quotes if quotes is None else quotes
-        if isinstance(quotes, bool) or not isinstance(quotes, int) or not 1 <= quotes <= 3:
-            raise InputError(f"quotes must be 1, 2 or 3, not {quotes!r}.", code="bad_quotes")
-        found = self.retriever.search(text, k=max(10, quotes))
-        return compose(text, found, self.document, quotes=quotes)
+        return self.trace(question, quotes, history, doc).answer
+
+    @staticmethod
+    def _scope(doc: object, index: Index) -> frozenset[str] | None:
+        if doc is None or doc == "" or doc == []:
+            return None
+        ids = [doc] if isinstance(doc, str) else doc
+        if not isinstance(ids, list | tuple | set | frozenset) or not all(isinstance(d, str) for d in ids):
+            raise InputError("doc must be a document id (or a list of ids).", code="bad_doc")
+        unknown = [d for d in ids if d not in index.documents]
+        if unknown:
+            known = ", ".join(index.documents)
+            raise InputError(f"No document {unknown[0]!r} in the corpus; its documents are: {known}.",
+                             code="unknown_doc")
+        return frozenset(ids)
+
+    def warm(self, questions: Sequence[str] = ("劳动",)) -> None:
+        """Load the model and the corpus and answer once, so the first visitor waits no longer than the next."""
+        for question in questions:
+            self.ask(question)

@@ -1,67 +1,63 @@
-"""One Settings object: defaults, then environment variables, then explicit flags."""
+"""One Settings object: defaults, then QA_* environment variables, then explicit flags."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa.embed import DEFAULT_MODEL
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from qa.errors import InputError
+from qa.models.cache import DEFAULT_MODEL_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SOURCE = ROOT / "index" / "speech-2020-11-24.txt"
+DEFAULT_CORPUS = ROOT / "index" / "corpus"
 MAX_QUESTION_CHARS = 500
 MAX_QUOTES = 3
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InputError(f"{name}={value!r} is not a whole number.") from None
+class Settings(BaseSettings):
+    """Which corpus to answer from, which model embeds, and the limits of an answer.
 
+    Every field can be set by a ``QA_``-prefixed environment variable (``QA_CORPUS``, ``QA_QUOTES`` …);
+    values passed to the constructor (the command line's flags) win over the environment.
+    """
 
-@dataclass(frozen=True)
-class Settings:
-    """Where the speech and index live, which model embeds, and answer limits."""
+    model_config = SettingsConfigDict(env_prefix="QA_", frozen=True, extra="ignore")
 
-    source: Path = BUNDLED_SOURCE
-    index_dir: Path | None = None
-    model: str = DEFAULT_MODEL
-    quotes: int = MAX_QUOTES
-    max_question_chars: int = MAX_QUESTION_CHARS
+    corpus: Path = Field(DEFAULT_CORPUS, description="The corpus folder (documents and index).")
+    model: str = Field(DEFAULT_MODEL_NAME, description="sentence-transformers model name or folder.")
+    quotes: int = Field(MAX_QUOTES, ge=1, le=MAX_QUOTES, description="Sentences quoted at most per answer.")
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=1, description="Longest question accepted.")
+    rate_limit: str | None = Field(None, description="Answers per client, such as 10/second or 60/minute.")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "source", Path(self.source))  # a str from a caller works as well as a Path
-        if self.index_dir is not None:
-            object.__setattr__(self, "index_dir", Path(self.index_dir))
-        if not 1 <= self.quotes <= MAX_QUOTES:
-            raise InputError(f"quotes must be between 1 and {MAX_QUOTES}, not {self.quotes}.")
-        if self.max_question_chars < 1:
-            raise InputError("The maximum question length must be at least 1 character.")
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _expand(cls, value: object) -> object:
+        return Path(value).expanduser() if isinstance(value, str | Path) and str(value).strip() else DEFAULT_CORPUS
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) and value.strip() else DEFAULT_MODEL_NAME
 
     @property
-    def index_path(self) -> Path:
-        """The index folder: the one given, or index/built/<source name> beside the bundled speech."""
-        return self.index_dir or ROOT / "index" / "built" / Path(self.source).stem
+    def seed(self) -> tuple[Path, ...]:
+        """What a new corpus starts with: the bundled speech for the default corpus, nothing for another."""
+        return (BUNDLED_SOURCE,) if self.corpus.resolve() == DEFAULT_CORPUS.resolve() else ()
 
     @classmethod
     def from_env(cls, **flags) -> Settings:
-        """Defaults overridden by QA_* environment variables, then by the flags that are not None."""
-        env = {
-            "source": os.environ.get("QA_SOURCE") or None,
-            "index_dir": os.environ.get("QA_INDEX_DIR") or None,
-            "model": os.environ.get("QA_MODEL") or None,
-            "quotes": _env_int("QA_QUOTES", MAX_QUOTES),
-            "max_question_chars": _env_int("QA_MAX_QUESTION_CHARS", MAX_QUESTION_CHARS),
-        }
-        merged = {k: v for k, v in env.items() if v is not None}
-        merged.update({k: v for k, v in flags.items() if v is not None})
-        for key in ("source", "index_dir"):
-            if key in merged:
-                merged[key] = Path(merged[key]).expanduser()
-        return replace(cls(), **merged)
+        """Defaults overridden by QA_* environment variables, then by the flags that are not None.
+
+        Raises:
+            InputError: A value is out of range or of the wrong kind.
+        """
+        try:
+            return cls(**{k: v for k, v in flags.items() if v is not None})
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            name = ".".join(str(x) for x in problem.get("loc", ())) or "setting"
+            raise InputError(f"{name} (QA_{name.upper()}): {problem.get('msg', 'invalid')}.", code="bad_setting") \
+                from None

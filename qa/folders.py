@@ -1,10 +1,33 @@
-"""Folders written whole: swap a finished folder into place, and tell whether its writer still runs."""
+"""Files and folders written whole: atomic JSON, checksums, folder swaps, and whether a writer still runs."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def write_json(path: Path, data: Any, indent: int | None = None) -> None:
+    """Write JSON so a reader sees the old file or the new one, never half of it (a rename into place)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=indent), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes so a reader sees the old file or the new one (a rename into place)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def swap_in(new: Path, dest: Path) -> None:

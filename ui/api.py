@@ -219,7 +219,7 @@ def router(gate: Gate) -> APIRouter:
     @api.get("/speech", summary="The whole speech")
     async def speech() -> dict:
         """Title, date, speaker and every paragraph with its number and part."""
-        return assistant.document.to_dict()
+        return next(iter(assistant.index.documents.values())).to_dict()
 
     @api.get("/health", response_model=HealthBody, summary="Are the model and index loaded?")
     async def health() -> HealthBody:

@@ -13,8 +13,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from qa.answer import where  # noqa: E402
-from qa.assistant import Assistant, clean_question  # noqa: E402
+from qa.analysis import clean_question  # noqa: E402
+from qa.assistant import Assistant  # noqa: E402
+from qa.compose import where  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.types import Answer, Citation, Document  # noqa: E402
@@ -189,7 +190,7 @@ def build_app(assistant: Assistant, gate: Gate | None = None) -> gr.Blocks:
         gate: Shared with other edges (the JSON API) so they count against the same concurrency limit.
     """
     gate = gate or Gate(assistant)
-    document = assistant.document
+    document = next(iter(assistant.index.documents.values()))
 
     def check(message: str) -> None:
         # A separate step without outputs: its gr.Error shows as a toast and leaves the conversation untouched
@@ -270,26 +271,3 @@ def build_app(assistant: Assistant, gate: Gate | None = None) -> gr.Blocks:
         gr.api(speech, api_name="speech", concurrency_limit=None)
     app.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return app
-
-
-def launch(
-    settings: Settings | None = None,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    allow_origins: list[str] | None = None,
-) -> None:
-    """Load the model and index, then serve the chat, the APIs and the embed page until interrupted.
-
-    Args:
-        settings: Source, index and model (from the environment by default).
-        host: Interface to listen on.
-        port: Port to listen on.
-        allow_origins: Further origins (``https://example.org``) whose pages may call the server cross-origin.
-    """
-    from ui.server import serve
-
-    serve(settings, host=host, port=port, allow_origins=allow_origins)
-
-
-if __name__ == "__main__":
-    launch()

@@ -31,13 +31,13 @@ class Gate:
         """Load the model and the index and answer once, so the first visitor waits no longer than the next."""
         self.ask("劳动")
 
-    def ask(self, question: str, quotes: int | None = None) -> Answer:
+    def ask(self, question: object, quotes: object = None, history: object = None, doc: object = None) -> Answer:
         """Answer in the calling thread once a slot is free (blocking: call it from a worker thread).
 
         Raises:
-            InputError: The question or ``quotes`` cannot be used.
+            InputError: The question, ``quotes``, ``history`` or ``doc`` cannot be used.
         """
         with self._slots:
-            answer = self.assistant.ask(question, quotes=quotes)
+            answer = self.assistant.ask(question, quotes=quotes, history=history, doc=doc)
         self.warm = True
         return answer

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import gradio as gr
 import uvicorn
@@ -101,44 +99,3 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     print(f"讲话问答 on http://{shown}:{port}/  (JSON API /api/ask, docs /docs, embed page /embed)", flush=True)
     # Past 128 open connections uvicorn answers 503 at once, rather than letting waits grow without bound.
     uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=128)
-
-
-class BackgroundServer:
-    """A uvicorn server on a thread, for tests and notebooks: ``with BackgroundServer(app) as url: …``.
-
-    Args:
-        app: The ASGI app to serve.
-        host: Interface to listen on.
-        port: Port to listen on; 0 picks a free one.
-        timeout: Seconds to wait for the server to start.
-    """
-
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, timeout: float = 60) -> None:
-        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(self.config)
-        self.timeout = timeout
-        self.thread = threading.Thread(target=self.server.run, name="qa-web", daemon=True)
-        self.url = ""
-
-    def start(self) -> str:
-        """Start serving; returns the base URL (``http://127.0.0.1:PORT/``)."""
-        self.thread.start()
-        deadline = time.monotonic() + self.timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"The web server did not start within {self.timeout} s; see the log above.")
-            time.sleep(0.05)
-        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}/"
-        return self.url
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
-        self.server.should_exit = True
-        self.thread.join(self.timeout)
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -1,4 +1,4 @@
-"""Embedders: any sentence-transformers model by name or path, and the bundled default with a fast query path."""
+"""Embedders: any sentence-transformers model by name or path, and the bundled default on onnxruntime."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.convert import DEFAULT_MODEL_NAME as DEFAULT_MODEL
-from qa.convert import INT8_FILE, ONNX_FILE, WORDS_FILE
 from qa.errors import ModelError
+from qa.models.cache import DEFAULT_MODEL_NAME as DEFAULT_MODEL
+from qa.models.onnxexport import INT8_FILE, ONNX_FILE, WORDS_FILE
 
 FAST_ENV = "QA_ONNX"
 # Texts longer than this many characters (sentence-transformers) or tokens (onnxruntime) go in small batches.
@@ -64,7 +64,7 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         if self.name != DEFAULT_MODEL:
             return self._open(self.name)
-        from qa.convert import materialize
+        from qa.models.cache import materialize
 
         say = self._progress or (lambda _message: None)
         try:
@@ -140,12 +140,12 @@ def _length_batches(tokens: Sequence[int]) -> list[list[int]]:
 
 
 class OnnxEmbedder:
-    """The bundled model's ONNX export (:data:`qa.convert.ONNX_FILE`) run by onnxruntime.
+    """The bundled model's ONNX export (:data:`qa.models.onnxexport.ONNX_FILE`) run by onnxruntime.
 
     The same fp32 network, tokenizer, prompts and pooling as the sentence-transformers
     folder it sits in, so the same vectors (cosine ≥ 0.99999); it loads in under a
     second without importing torch, and embeds a question in about 6 ms on 2 cores.
-    ``int8=True`` runs the 8-bit graph instead (:data:`qa.convert.INT8_FILE`).
+    ``int8=True`` runs the 8-bit graph instead (:data:`qa.models.onnxexport.INT8_FILE`).
     """
 
     name = DEFAULT_MODEL
@@ -235,7 +235,7 @@ class DefaultEmbedder:
         self._int8: OnnxEmbedder | None = None
 
     def _folder(self):
-        from qa.convert import materialize
+        from qa.models.cache import materialize
 
         return materialize(progress=self._progress or (lambda _m: None))
 

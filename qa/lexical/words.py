@@ -1,4 +1,4 @@
-"""Jieba search-mode tokens with a user dictionary learned from the speech itself."""
+"""Jieba search-mode tokens with a user dictionary learned from the documents themselves."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import jieba
 
 jieba.setLogLevel(logging.WARNING)
 
-# Function words and the words people use to ask about "the speech" itself.
+# Function words and the words people use to ask about "the speech" itself. A corpus adds its documents'
+# speakers (a question naming the speaker asks about the speech, not about the name).
 STOPWORDS = frozenset(
     """
     的 了 和 与 及 是 在 对 把 被 让 向 从 为 以 于 之 而 并 或 也 都 就 又 还 更 要 将 会 能 可 该 其 这 那 此 些
     个 种 各 每 等 着 过 得 地 所 中 上 下 里 吗 呢 吧 啊 呀 么 嘛 哪 谁 啥 什么 怎么 怎样 怎么样 如何 为什么 为何
     哪些 哪个 哪里 几 多少 是否 有没有 是不是 有 没有 我 我们 你 你们 他 他们 她 它 大家 自己 一个 一些 这个 这些
     那些 这样 那样 方面 问题 请问 请 告诉 说 说了 讲 讲了 讲话 谈 谈到 提到 提出 提及 指出 认为 表示 强调 关于 有关
-    总书记 习近平 讲话中 文中 里面 应该 需要 可以 能够 哪方面 什么样 怎么办
+    总书记 讲话中 文中 里面 应该 需要 可以 能够 哪方面 什么样 怎么办
     a an the of to in on at for and or is are was were be been do does did what which who whom how why when
     where that this these those it its as by with from about say says said speech talk mention mentioned
     """.split()
@@ -68,10 +69,16 @@ def _list_items(clause: str) -> list[str]:
 
 
 class Tokenizer:
-    """Jieba in search mode over a private dictionary, with stopwords and punctuation dropped."""
+    """Jieba in search mode over a private dictionary, with stopwords and punctuation dropped.
 
-    def __init__(self, terms: Iterable[str] = ()) -> None:
+    Args:
+        terms: Words to add to jieba's dictionary (the documents' own compound terms).
+        stopwords: Words to drop besides :data:`STOPWORDS` (the documents' speakers).
+    """
+
+    def __init__(self, terms: Iterable[str] = (), stopwords: Iterable[str] = ()) -> None:
         self.terms = tuple(terms)
+        self.stopwords = STOPWORDS | {normalize(w) for w in stopwords}
         self._jieba = jieba.Tokenizer()
         self._jieba.check_initialized()
         for term in self.terms:
@@ -82,6 +89,6 @@ class Tokenizer:
         out = []
         for token in self._jieba.cut_for_search(normalize(text), HMM=False):
             token = token.strip()
-            if token and token not in STOPWORDS and _WORD.search(token):
+            if token and token not in self.stopwords and _WORD.search(token):
                 out.append(token)
         return out

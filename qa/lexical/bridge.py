@@ -20,7 +20,7 @@ from importlib.resources.abc import Traversable
 
 import snowballstemmer
 
-from qa.tokens import STOPWORDS, normalize
+from qa.lexical.words import STOPWORDS, normalize
 
 # Glosses that say nothing about meaning (cross references, measure words, surnames).
 _SKIP = ("CL:", "see ", "variant of", "old variant", "surname", "abbr. for", "used in", "also written")
@@ -70,6 +70,39 @@ def asks_something(text: str) -> bool:
     if any(ch.isdigit() or (ch.isalpha() and not "a" <= ch <= "z") for ch in folded):
         return True
     return any(w not in _SMALL_TALK for w in english_words(folded))
+
+
+_NAME = re.compile(r"^((?:[A-Z][a-z'’]+|[A-Z]{2,})(?:[ -](?:[A-Z][a-z'’]+|of|the|and|[A-Z]{2,})){0,3})(?=$|[,(;]| \(| (?:municipality|province|city|county|district|prefecture|"
+                   r"autonomous|river|mountain|lake|university|company|party|dynasty)\b)")
+_NOT_NAMES = frozenset("chinese china's english mr mrs ms dr the a an i".split())
+
+
+def build_names(lines: list[str] | None = None) -> dict[str, list[str]]:
+    """English names (people, places, organisations) -> the Chinese words CC-CEDICT gives for them.
+
+    Only glosses that start with a capitalized name are read: "Li Keqiang (1955-), PRC politician" gives
+    li keqiang -> 李克强; "Beijing, capital of …" gives beijing -> 北京.
+    """
+    if lines is None:
+        try:
+            lines = _read_lines(_dictionary())
+        except (ImportError, OSError, EOFError, ValueError):
+            return {}
+    names: dict[str, list[str]] = {}
+    for line in lines:
+        parts = line.split(" ", 2)
+        if len(parts) < 3 or "/" not in parts[2] or not 2 <= len(parts[1]) <= 6:
+            continue
+        word = parts[1]
+        if not all("\u4e00" <= ch <= "\u9fff" for ch in word):
+            continue
+        for gloss in parts[2].split("/")[1:-1]:
+            m = _NAME.match(gloss.strip())
+            if m and m[1].lower() not in _NOT_NAMES and not m[1].lower().startswith(("surname", "abbr")):
+                entry = names.setdefault(m[1].lower(), [])
+                if word not in entry:
+                    entry.append(word)
+    return names
 
 
 def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import ipaddress
 import json
 import math
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -66,7 +64,7 @@ def is_loopback(host: str) -> bool:
 
 def expected_invalid(question: str) -> bool:
     """Whether the server should refuse ``question`` with a 4xx, judged by the library's own check."""
-    from qa.assistant import clean_question
+    from qa.analysis import clean_question
     from qa.config import Settings
 
     try:
@@ -335,32 +333,3 @@ def describe(result: dict) -> str:
         "PASS" if passed(result) else "FAIL",
     ]
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m qa.loadtest [--url URL] [--clients N] [--duration S] [--max-requests N] [--json]``.
-
-    Returns:
-        0 when the run had no errors, dropped requests or timeouts; 1 otherwise; 2 on bad arguments.
-    """
-    parser = argparse.ArgumentParser(prog="qa loadtest", description=__doc__)
-    parser.add_argument("--url", default="http://127.0.0.1:7860", help="server base URL (this machine only)")
-    parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
-    parser.add_argument("--max-requests", type=int, default=20000, help="stop after this many requests")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one reply")
-    parser.add_argument("--pid", type=int, default=None, help="server process id, for its memory (found by port)")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    args = parser.parse_args(argv)
-    try:
-        result = run(args.url, clients=args.clients, duration=args.duration, max_requests=args.max_requests,
-                     timeout=args.timeout, pid=args.pid)
-    except InputError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, ensure_ascii=False) if args.json else describe(result), flush=True)
-    return 0 if passed(result) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The one flow every answer takes: analyse -> retrieve -> rerank -> decide -> compose, with per-stage timings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from qa import outline, rerank, suggest
+from qa.analysis import analyse, intent
+from qa.compose import compose
+from qa.corpus.state import Index
+from qa.decide import Decision, decide
+from qa.models.embedders import Embedder
+from qa.retrieve import Retrieval, Retriever
+from qa.types import Answer, Query, Turn
+
+STAGES = ("analyse", "embed", "retrieve", "rerank", "decide", "compose", "suggest")
+
+
+@dataclass
+class Trace:
+    """One question's way through the pipeline: what each stage made, and how long each took (ms)."""
+
+    query: Query
+    answer: Answer
+    decision: Decision | None = None
+    retrieval: Retrieval | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Answers questions from one state of a corpus.
+
+    Args:
+        index: The corpus state.
+        embedder: Embeds questions (the model the index was built with).
+    """
+
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.retriever = Retriever(index, self.embed)
+
+    def embed(self, text: str) -> np.ndarray:
+        return self.embedder.queries([text])[0]
+
+    def run(self, question: str, quotes: int = 3, history: Sequence[Turn] = (),
+            documents: frozenset[str] | None = None, margin_shift: float = 0.0, suggestions: bool = True) -> Trace:
+        """Answer a cleaned question (see :func:`qa.analysis.clean_question`).
+
+        Args:
+            question: The question.
+            quotes: How many sentences to quote at most.
+            history: Earlier turns, oldest first.
+            documents: Limit the answer to these documents (None: all).
+            margin_shift: Moves the background-margin bar (for `qa eval`'s trade-off curve).
+            suggestions: Whether to add follow-up suggestions.
+        """
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = (now - clock) * 1000
+            clock = now
+
+        query = analyse(question, self.index.tokenizer, history, documents)
+        lap("analyse")
+        if query.intent == intent.STRUCTURE and query.structure.kind != "which":
+            answer = outline.answer(query, self.index)
+            if answer is not None:
+                lap("compose")
+                if suggestions:
+                    answer = replace(answer, suggestions=suggest.after(query, answer, self.index))
+                    lap("suggest")
+                return Trace(query, answer, None, None, timings)
+        vector = self.embed(query.search)
+        lap("embed")
+        found = self.retriever.search(query, k=max(20, quotes), vector=vector)
+        lap("retrieve")
+        found = rerank.rerank(query, found, self.index)
+        lap("rerank")
+        if query.structure is not None and query.structure.kind == "which":
+            answer = outline.which(query, found, self.index)
+            if answer is not None:
+                lap("compose")
+                if suggestions:
+                    answer = replace(answer, suggestions=suggest.after(query, answer, self.index))
+                    lap("suggest")
+                return Trace(query, answer, None, found, timings)
+        decision = decide(query, found, self.index, margin_shift)
+        lap("decide")
+        answer = compose(query, found, decision, self.index, quotes)
+        lap("compose")
+        if suggestions:
+            answer = replace(answer, suggestions=suggest.after(query, answer, self.index))
+            lap("suggest")
+        return Trace(query, answer, decision, found, timings)

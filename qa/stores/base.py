@@ -1,0 +1,58 @@
+"""What every vector store offers the corpus: add and delete a document's vectors, search, count, save."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+def chunk_id(key: str) -> int:
+    """A chunk's stable 63-bit id, from its key (document, paragraph, start, end, kind): the same in every store."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") & (2**63 - 1)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which vectors a search may return: those of some documents only (None: every document)."""
+
+    documents: frozenset[str] | None = None
+
+    def admits_all(self) -> bool:
+        return self.documents is None
+
+
+class VectorStore(Protocol):
+    """A store of unit-length vectors, each with a chunk id and the document it belongs to.
+
+    Implementations: :class:`qa.stores.exact.ExactStore` (in process, the default). A server engine
+    implements the same calls; ``save`` may then do nothing, as the engine persists each call.
+    """
+
+    dim: int
+
+    def add(self, document: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add one document's vectors (one row per id); a document already there is replaced."""
+        ...
+
+    def delete(self, document: str) -> int:
+        """Remove every vector of a document; returns how many were removed."""
+        ...
+
+    def search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and inner products of the ``k`` vectors nearest to ``vector``, best first."""
+        ...
+
+    def count(self, document: str | None = None) -> int:
+        """How many vectors the store holds (of one document, if given)."""
+        ...
+
+    def documents(self) -> list[str]:
+        """The documents that have vectors here."""
+        ...
+
+    def save(self) -> None:
+        """Make every change so far durable."""
+        ...

@@ -1,0 +1,1 @@
+"""Measuring instruments: the evaluation, the benchmark and the load test (not the product)."""

@@ -1,0 +1,80 @@
+"""The measuring tools' results as text for people: evaluation, benchmark, calibration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COLUMNS = (("right_paragraph_first", "¶ first"), ("first_quote_answers", "quote"), ("some_quote_answers", "any q"),
+            ("hit_rate@3", "Hit@3"), ("refused_wrongly", "refused!"), ("cites_every_part", "all parts"),
+            ("refused", "refused"), ("related_right", "related"))
+
+
+def _cell(value: Any) -> str:
+    return f"{value:7.2f}" if isinstance(value, float | int) and not isinstance(value, bool) else f"{'':>7}"
+
+
+def evaluation(result: dict[str, Any]) -> str:
+    """`qa eval`'s report: per half and category, then the failures and the trade-off curve."""
+    lines = []
+    for split, title in (("tune", "tuning half"), ("test", "held-out half")):
+        r = result[split]
+        lines.append(f"== {title} ({r['questions']} questions; in scope refused {r['in_scope_refused'] or 0:.0%})")
+        lines.append(f"{'category':19} {'n':>3} " + " ".join(f"{name:>7}" for _, name in _COLUMNS))
+        for category, m in r["categories"].items():
+            lines.append(f"{category:19} {m['n']:>3} " + " ".join(_cell(m.get(key)) for key, _ in _COLUMNS))
+            langs = [f"{lang} {m[f'right_paragraph_first_{lang}']:.2f}" for lang in ("zh", "en")
+                     if f"right_paragraph_first_{lang}" in m]
+            if langs:
+                lines.append(f"{'':19}     ¶ first by language: " + ", ".join(langs))
+        for f in r["failures"]:
+            question = f["question"] if len(f["question"]) <= 34 else f["question"][:33] + "…"
+            lines.append(f"  ✗ {f['id']:<8} {question:<34} expected {f['expected'][:26]:<26} got {f['got']}")
+        lines.append("")
+    if result.get("tradeoff"):
+        lines.append("abstention trade-off on the tuning half (background-margin bars shifted by):")
+        for row in result["tradeoff"]:
+            lines.append(f"  {row['margin_shift']:+.2f}: out of scope refused {row['out_of_scope_refused'] or 0:.0%}, "
+                         f"in scope refused {row['in_scope_refused'] or 0:.0%}")
+    if "compare" in result:
+        lines.append("")
+        lines.append(f"{'method':17} {'split':5} " + " ".join(f"{c + ' Hit@1/Hit@3':>19}" for c in ("zh", "keyword", "en")))
+        for method, splits in result["compare"].items():
+            for split, cats in splits.items():
+                cells = " ".join(f"{cats[c]['hit_rate@1']:>10.2f} / {cats[c]['hit_rate@3']:.2f}" if c in cats else
+                                 f"{'':>19}" for c in ("zh", "keyword", "en"))
+                lines.append(f"{method:17} {split:5} {cells}")
+    return "\n".join(lines)
+
+
+def benchmark(r: dict[str, Any]) -> str:
+    """`qa bench`'s report."""
+    lines = [f"{'stage':18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
+    for stage, p in r["stages_ms"].items():
+        lines.append(f"{stage:18} {p['p50']:8.2f} {p['p95']:8.2f} {p['p99']:8.2f}")
+    lines.append(f"warm answer / query embedding (p50): {r['warm_over_embed']:.2f}x  (onnxruntime: {r['fast_path']})")
+    if "without_fast_path" in r:
+        w = r["without_fast_path"]
+        lines.append(f"with sentence-transformers instead: warm p50 {w['warm_ask_ms']['p50']:.1f} ms, embedding p50 "
+                     f"{w['embed_query_ms']['p50']:.1f} ms; it loads in {r['sentence_transformers_load_s']} s")
+    lines.append(f"cold qa ask: {r['cold_ask_s']} s · index build of the speech (model loaded): {r['build_s']} s · "
+                 f"peak RSS {r['rss_mb']} MB")
+    for p in r.get("scale", []):
+        lines.append(f"scale {p['documents']:>4} documents, {p['paragraphs']:>6} paragraphs: {p['vectors']} vectors "
+                     f"({p['index']}{', int8' if p['int8'] else ''}), build {p['build_s']} s, add one "
+                     f"{p['add_paragraphs']}-paragraph document {p['add_s']} s, warm p50 {p['warm_ask_ms']['p50']:.1f} ms, "
+                     f"p95 {p['warm_ask_ms']['p95']:.1f} ms, cold ask {p['cold_ask_s']} s")
+    for f in r.get("faiss", []):
+        lines.append(f"faiss {f['vectors']:>7} vectors: flat {f['flat_search_ms']:.2f} ms, hnsw {f['hnsw_search_ms']:.2f} ms"
+                     f" (recall@10 {f['hnsw_recall@10']}, build {f['hnsw_build_s']} s), numpy scan {f['numpy_scan_ms']:.2f} ms")
+    return "\n".join(lines)
+
+
+def calibration(found: dict[str, Any]) -> str:
+    """`qa eval --calibrate`'s report."""
+    lines = [f"calibration for {found['model']} (tuning half; saved in the corpus: {found['saved']}):"]
+    for key, value in found["calibration"].items():
+        if key not in ("model", "calibrated"):
+            lines.append(f"  {key:16} {value}")
+    lines.append(f"out of scope refused {found['out_of_scope_refused']:.0%}, in scope refused "
+                 f"{found['in_scope_refused']:.0%}")
+    return "\n".join(lines)
