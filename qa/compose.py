@@ -43,10 +43,19 @@ def escape(text: str) -> str:
     return text
 
 
-def to_markdown(citations: Sequence[Citation], english: bool = False, lead: str = "") -> str:
-    """Quotes as Markdown blockquotes, each followed by where it stands; an optional lead line first."""
+def context_line(query: Query) -> str:
+    """How a follow-up was read in context (按上文理解为：…), or nothing for a question that stands alone."""
+    if not query.interpreted_as:
+        return ""
+    return (f"Read in context as: {query.interpreted_as}" if query.language != "zh"
+            else f"按上文理解为：{query.interpreted_as}")
+
+
+def to_markdown(citations: Sequence[Citation], english: bool = False, lead: str = "", query: Query | None = None) -> str:
+    """Quotes as Markdown blockquotes, each followed by where it stands; the reading in context and a lead first."""
+    heads = [line for line in (context_line(query) if query else "", lead) if line]
     blocks = [f"> {escape(c.quote)}\n\n—— {where(c, english)}" for c in citations]
-    return "\n\n".join(([escape(lead)] if lead else []) + blocks)
+    return "\n\n".join([escape(h) for h in heads] + blocks)
 
 
 def scope_name(index: Index, documents: frozenset[str] | None, english: bool) -> str:
@@ -97,21 +106,20 @@ def compose(query: Query, found, decision: Decision, index: Index, quotes: int =
         best = found.hits[0].chunk
         related = (cite((best.doc, best.paragraph, 0, len(index.document(best.doc).paragraph(best.paragraph).text)),
                         index, found.hits[0].score),)
-        return Answer(query.text, False, not_given(query, index, related, decision.missing),
+        return Answer(query.text, False, _with_context(query, not_given(query, index, related, decision.missing)),
                       confidence=decision.confidence, related=related, interpreted_as=query.interpreted_as,
                       language=language)
     if decision.verdict != ANSWER:
-        return Answer(query.text, False, refusal(query, index), confidence=decision.confidence,
+        return Answer(query.text, False, _with_context(query, refusal(query, index)), confidence=decision.confidence,
                       interpreted_as=query.interpreted_as, language=language)
     hits = found.hits
     best = hits[0].score
     chosen = [h for h in hits if h.score >= FOLLOW_UP_RATIO * best][:quotes]
     citations = tuple(cite(h, index) for h in chosen)
-    lead = (f"Read in context as: {query.interpreted_as}" if english else f"按上文理解为：{query.interpreted_as}") \
-        if query.interpreted_as else ""
-    return Answer(query.text, True, to_markdown(citations, english, lead), citations=citations,
+    return Answer(query.text, True, to_markdown(citations, english, query=query), citations=citations,
                   confidence=decision.confidence, interpreted_as=query.interpreted_as, language=language)
 
 
-def part_name(number: int, english: bool) -> str:
-    return f"part {number}" if english else f"第{to_chinese_numeral(number)}部分"
+def _with_context(query: Query, text: str) -> str:
+    line = context_line(query)
+    return f"{line}\n\n{text}" if line else text

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from qa import evidence
 from qa.analysis import intent
+from qa.analysis.entities import NOT_LAWS
 from qa.corpus.state import Index
 from qa.lexical.bridge import asks_something
 from qa.models.calibration import Calibration
@@ -55,9 +56,10 @@ def foreign_names(query: Query, index: Index) -> list[str]:
     if query.language != "zh":
         for run in evidence.english_names(query.search):
             name, words = _known_name(run, index.lexical.names)
-            if words and not any(w.rstrip("市省县") in text for w in words):
+            if words and not any(w.rstrip("市省县") in text for w in words) \
+                    and not all(part in index.name_words for part in name.lower().split()):
                 found.append(name)
-        if evidence.EN_LAW.search(query.search) and not _LAWS.search(text):
+        if evidence.EN_LAW.search(query.search) and not any(m[0][-2:] not in NOT_LAWS for m in _LAWS.finditer(text)):
             found.append(evidence.EN_LAW.search(query.search)[0])
     return found
 
@@ -77,6 +79,17 @@ def _known_name(run: str, names: dict[str, list[str]]) -> tuple[str, list[str] |
     return run, None
 
 
+def screen(query: Query, index: Index, score: float = 0.0) -> Decision | None:
+    """The refusals that need no search: small talk, and names (people, places, organisations, laws, years) that no
+    document mentions. None when the question passes."""
+    if query.intent == intent.SMALLTALK or (query.language != "zh" and not asks_something(query.search)):
+        return Decision(REFUSE, "small talk", score)
+    foreign = foreign_names(query, index)
+    if foreign:
+        return Decision(REFUSE, f"names what no document mentions: {', '.join(foreign)}", score)
+    return None
+
+
 def decide(query: Query, found: Retrieval, index: Index, margin_shift: float = 0.0) -> Decision:
     """Whether, and how, the documents answer the question.
 
@@ -94,21 +107,23 @@ def decide(query: Query, found: Retrieval, index: Index, margin_shift: float = 0
     """
     calibration = index.calibration
     score = confidence(found.evidence, calibration)
-    if query.intent == intent.SMALLTALK or (query.language != "zh" and not asks_something(query.text)):
-        return Decision(REFUSE, "small talk", score)
+    screened = screen(query, index, score)
+    if screened is not None:
+        return screened
     if not found.hits:
         return Decision(REFUSE, "nothing found", score)
-    foreign = foreign_names(query, index)
-    if foreign:
-        return Decision(REFUSE, f"names what no document mentions: {', '.join(foreign)}", score)
-    if score < calibration.threshold(query.language != "zh"):
-        return Decision(REFUSE, "low confidence", score)
-    if found.evidence.margin < min_margin(query, found.evidence, calibration) + margin_shift:
-        return Decision(REFUSE, "closer to everyday text", score)
+    # A question about a named region of a document (开场白里…) is about the document: only what it asks is checked.
+    if not query.within:
+        if score < calibration.threshold(query.language != "zh"):
+            return Decision(REFUSE, "low confidence", score)
+        if found.evidence.margin < min_margin(query, found.evidence, calibration) + margin_shift:
+            return Decision(REFUSE, "closer to everyday text", score)
     first = found.hits[0].chunk
     paragraph = index.document(first.doc).paragraph(first.paragraph).text
+    if evidence.unmentioned(query, paragraph, index.tokenizer, index.bridge, found.evidence.coverage):
+        return Decision(REFUSE, "what it asks about is not mentioned", score)
     kinds = evidence.typed_intents(query)
-    if kinds and not _typed_answer(query, first.text, paragraph, kinds, index):
+    if kinds and not _typed_answer(query, first.text, paragraph, kinds, index, first.doc):
         zh, en = MISSING[kinds[0]]
         return Decision(RELATED, f"no {kinds[0]} in the best sentences", score, en if query.language != "zh" else zh)
     missing = evidence.detail_missing(query, first.text, paragraph, index.tokenizer, index.bridge)
@@ -117,8 +132,15 @@ def decide(query: Query, found: Retrieval, index: Index, margin_shift: float = 0
     return Decision(ANSWER, "answered", score)
 
 
-def _typed_answer(query: Query, sentence: str, paragraph: str, kinds: list[str], index: Index) -> bool:
+def _year(index: Index, doc: str) -> int | None:
+    date = index.document(doc).date
+    return int(date[:4]) if date else None
+
+
+def _typed_answer(query: Query, sentence: str, paragraph: str, kinds: list[str], index: Index, first_doc: str) -> bool:
     """A typed question's first sentence holds an answer of each asked type, and its paragraph holds the words
     next to the asking word (谁主持 -> 主持) and half of the question's own words."""
-    return (all(evidence.holds(kind, sentence, query, index.tokenizer) for kind in kinds)
+    own = {w for words in index.bridge(query.search) for w in words} if query.language != "zh" else None
+    year = _year(index, first_doc)
+    return (all(evidence.holds(kind, sentence, query, index.tokenizer, own, year) for kind in kinds)
             and evidence.about(query, sentence, paragraph, index.tokenizer, index.bridge))

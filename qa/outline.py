@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from qa.compose import cite, scope_name, to_markdown
+from qa.compose import cite, context_line, scope_name, to_markdown
 from qa.corpus.state import Index
 from qa.ingest.structure import PART_HEADING, YEAR, is_salutation, sentences, to_chinese_numeral
 from qa.types import Answer, Chunk, Citation, Document, Query
@@ -13,6 +13,7 @@ from qa.types import Answer, Chunk, Citation, Document, Query
 QUOTED = re.compile(r"“([^”]{2,60})”")
 _CLASSICAL = re.compile(r"[者也之乎矣焉兮哉]|[，。！？]")
 _MUSIC = re.compile(r"歌|曲|旋律|唱|奏响")
+_LAST_SENTENCE = re.compile(r"最后一句|最后那句|last (?:sentence|line|words)|final (?:sentence|line|words)", re.IGNORECASE)
 _DATES = re.compile(r"(?:\d{4}|[一二三四五六七八九〇零]{4})\s*年|\d+\s*周年|\d+\s*年来|“[一二三四五六七八九十]+五”")
 
 
@@ -24,14 +25,33 @@ def which(query: Query, found, index: Index) -> Answer | None:
     best = found.hits[0].chunk
     document = index.document(best.doc)
     section = document.paragraph(best.paragraph).section
-    if section is None:
-        return None
-    heading = next(c for n, c in _parts(document) if n == section.number)
-    spans = [heading] + ([best] if best.key != heading.key else [])
     en = query.language != "zh"
     name = scope_name(index, frozenset([document.id]), en)
+    if section is None:
+        lead = (f"This is in paragraph {best.paragraph} of {name}, outside its numbered parts:" if en else
+                f"{name}在第{best.paragraph}段谈到这一点（不在编号的各部分里）：")
+        return _answer(query, index, lead, [best], "")
+    heading = next(c for n, c in _parts(document) if n == section.number)
+    spans = [best] + ([heading] if best.key != heading.key else [])
     lead = f"This is in part {section.number} of {name}:" if en else f"这在{name}{section.label}："
     return _answer(query, index, lead, spans, "")
+
+
+def region(query: Query, index: Index) -> tuple[tuple[str, int], ...]:
+    """The paragraphs of the region a scoped question names (its opening, ending, before or after its parts)."""
+    document = _document(query, index)
+    kind = query.structure.region if query.structure else None
+    if document is None or kind is None:
+        return ()
+    content = _content(document)
+    if kind == "opening":
+        first_break = next((p.n for p in document.paragraphs[1:] if is_salutation(p.text)), None)
+        chosen = [n for n in content if first_break is None or n < first_break][:5] or content[:2]
+    elif kind == "ending":
+        chosen = content[-1:]
+    else:
+        chosen = _around_parts(document, kind == "preamble")
+    return tuple((document.id, n) for n in chosen)
 
 
 def _document(query: Query, index: Index) -> Document | None:
@@ -102,9 +122,10 @@ def _quoted(document: Document, pattern) -> list[Chunk]:
 def _answer(query: Query, index: Index, lead: str, spans: list[Chunk], none: str) -> Answer:
     english = query.language != "zh"
     if not spans:
-        return Answer(query.text, False, none, interpreted_as=query.interpreted_as, language="en" if english else "zh")
+        text = "\n\n".join(x for x in (context_line(query), none) if x)
+        return Answer(query.text, False, text, interpreted_as=query.interpreted_as, language="en" if english else "zh")
     citations = tuple(_citations(index, spans))
-    return Answer(query.text, True, to_markdown(citations, english, lead), citations=citations, confidence=1.0,
+    return Answer(query.text, True, to_markdown(citations, english, lead, query), citations=citations, confidence=1.0,
                   interpreted_as=query.interpreted_as, language="en" if english else "zh")
 
 
@@ -129,6 +150,10 @@ def answer(query: Query, index: Index) -> Answer | None:
             return None
         numbers = [count if n == -1 else n for n in ask.parts]
         chosen = [(n, c) for n, c in parts if n in numbers]
+        if not chosen and query.interpreted_as and numbers == [count + 1]:
+            spans = [_sentence(document, n) for n in _around_parts(document, False)][:4]
+            lead = f"After its parts, {name} says:" if en else f"{name}在各部分之后讲了："
+            return _answer(query, index, lead, spans, "")
         if not chosen:
             wanted = numbers[0]
             none = (f"{name} has {count} parts; there is no part {wanted}." if en else
@@ -144,6 +169,18 @@ def answer(query: Query, index: Index) -> Answer | None:
         label = "、".join(f"第{to_chinese_numeral(n)}" for n, _ in chosen)
         lead = (f"Part{'s' if len(chosen) > 1 else ''} {', '.join(str(n) for n, _ in chosen)} of {name}:" if en
                 else f"{name}{label}部分：")
+        return _answer(query, index, lead, spans, "")
+    if ask.kind == "before-part":
+        if not parts:
+            return None
+        number = count if ask.parts[0] == -1 else ask.parts[0]
+        starts = [c.paragraph for n, c in parts if n == number]
+        before = [n for n in _content(document) if starts and n < starts[0]]
+        if not before:
+            return None
+        spans = sentences(document.paragraph(before[-1]), document.id)[:2]
+        lead = (f"Right before part {number}, {name} says:" if en else
+                f"{name}在第{to_chinese_numeral(number)}部分之前讲：")
         return _answer(query, index, lead, spans, "")
     if ask.kind in ("preamble", "postamble"):
         if not parts:
@@ -168,10 +205,13 @@ def answer(query: Query, index: Index) -> Answer | None:
         return _answer(query, index, f"{name} opens:" if en else f"{name}的开头：", spans, "")
     if ask.kind == "ending":
         last = content[-1] if content else document.paragraphs[-1].n
-        spans = sentences(document.paragraph(last), document.id)[:3]
+        spans = sentences(document.paragraph(last), document.id)
+        if _LAST_SENTENCE.search(query.search):
+            spans = spans[::-1]
+        spans = spans[:3]
         return _answer(query, index, f"{name} ends:" if en else f"{name}的结尾：", spans, "")
     if ask.kind == "address":
-        spans = [_sentence(document, p.n) for p in document.paragraphs if is_salutation(p.text)][:1]
+        spans = [_sentence(document, p.n) for p in document.paragraphs if is_salutation(p.text)]
         none = (f"{name} does not address its audience by name." if en else f"{name}没有单独称呼听众。")
         return _answer(query, index, "", spans, none)
     if ask.kind == "sayings":

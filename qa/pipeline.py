@@ -12,7 +12,7 @@ from qa import outline, rerank, suggest
 from qa.analysis import analyse, intent
 from qa.compose import compose
 from qa.corpus.state import Index
-from qa.decide import Decision, decide
+from qa.decide import Decision, decide, screen
 from qa.models.embedders import Embedder
 from qa.retrieve import Retrieval, Retriever
 from qa.types import Answer, Query, Turn
@@ -70,6 +70,13 @@ class Pipeline:
 
         query = analyse(question, self.index.tokenizer, history, documents)
         lap("analyse")
+        screened = screen(query, self.index) if query.intent == intent.STRUCTURE else None
+        if screened is not None:
+            answer = compose(query, None, screened, self.index, quotes)
+            lap("compose")
+            return Trace(query, answer, screened, None, timings)
+        if query.structure is not None and query.structure.kind == "within":
+            query = replace(query, within=outline.region(query, self.index))
         if query.intent == intent.STRUCTURE and query.structure.kind != "which":
             answer = outline.answer(query, self.index)
             if answer is not None:

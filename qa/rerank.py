@@ -101,20 +101,30 @@ def rerank(query: Query, found: Retrieval, index: Index) -> Retrieval:
 
 
 def _typed_first(query: Query, hits: list[Hit], kinds: list[str], index: Index) -> list[Hit]:
+    """The best sentence holding an answer of every asked type: from the best paragraph the one with most of the
+    question's words, else from the next paragraphs one that holds most of them."""
+    own = {w for words in index.bridge(query.search) for w in words} if query.language != "zh" else None
     paragraphs: list[tuple[str, int]] = []
+    answering: list[Hit] = []
     for hit in hits:
         key = (hit.chunk.doc, hit.chunk.paragraph)
         if key not in paragraphs:
+            if answering:
+                break  # the best paragraph with an answering sentence wins
             paragraphs.append(key)
         if len(paragraphs) > TYPED_PARAGRAPHS:
             break
         paragraph = index.document(hit.chunk.doc).paragraph(hit.chunk.paragraph).text
         # Beyond the best paragraph only a sentence that holds most of the question's own words may answer.
         near = key == paragraphs[0] or evidence.covers(query, hit.chunk.text, index.tokenizer, index.bridge)
-        if (near and all(evidence.holds(kind, hit.chunk.text, query, index.tokenizer) for kind in kinds)
+        date = index.document(hit.chunk.doc).date
+        year = int(date[:4]) if date else None
+        if (near and all(evidence.holds(kind, hit.chunk.text, query, index.tokenizer, own, year) for kind in kinds)
                 and evidence.about(query, hit.chunk.text, paragraph, index.tokenizer, index.bridge)):
-            return _promote(hits, hit)
-    return hits
+            answering.append(hit)
+    if not answering:
+        return hits
+    return _promote(hits, max(answering, key=lambda h: (_covered(query, h.chunk.text, index), -hits.index(h))))
 
 
 def _promote(hits: list[Hit], first: Hit) -> list[Hit]:

@@ -239,4 +239,8 @@ class Retriever:
         if query.documents is not None:
             allowed = np.array([table.doc_index[d] for d in query.documents if d in table.doc_index], np.int32)
             candidates = candidates[np.isin(table.paragraph_doc[candidates], allowed)]
+        if query.within:
+            region = np.array([table.paragraph_row[p] for p in query.within if p in table.paragraph_row], np.int64)
+            candidates = region[np.isin(region, candidates)] if len(region) else candidates
+            candidates = np.sort(candidates) if len(candidates) else np.sort(region)
         return candidates

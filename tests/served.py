@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import threading
 import json
 import os
 import signal
@@ -15,6 +16,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import uvicorn
 
 REPO = Path(__file__).resolve().parent.parent
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -80,17 +83,18 @@ def get(url: str, timeout: float = 10.0) -> tuple[int, dict | str]:
         return status, text
 
 
-def start(index_dir: Path, log: Path, extra_env: dict[str, str] | None = None, timeout: float = 180.0) -> Server:
+def start(corpus: Path, log: Path, extra_env: dict[str, str] | None = None, timeout: float = 180.0,
+          args: tuple[str, ...] = ()) -> Server:
     """Start ``python -m qa serve`` on a free port and wait until it answers (``/api/health`` ok, or ``/``).
 
     Raises:
         RuntimeError: The server exited or did not answer within ``timeout`` seconds (its log tail included).
     """
     port = free_port()
-    env = {**os.environ, **QUIET_ENV, "QA_INDEX_DIR": str(index_dir), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    env = {**os.environ, **QUIET_ENV, "QA_CORPUS": str(corpus), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     handle = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "qa", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         preexec_fn=_die_with_parent,
     )
@@ -116,10 +120,51 @@ def start(index_dir: Path, log: Path, extra_env: dict[str, str] | None = None, t
 _shared: Server | None = None
 
 
-def shared(index_dir: Path, log: Path) -> Server:
+def shared(corpus: Path, log: Path) -> Server:
     """One server per test process, started on first use and stopped when the process exits."""
     global _shared
     if _shared is None or _shared.process.poll() is not None:
-        _shared = start(index_dir, log)
+        _shared = start(corpus, log)
         atexit.register(_shared.stop)
     return _shared
+
+
+class BackgroundServer:
+    """A uvicorn server on a thread, for tests and notebooks: ``with BackgroundServer(app) as url: …``.
+
+    Args:
+        app: The ASGI app to serve.
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one.
+        timeout: Seconds to wait for the server to start.
+    """
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, timeout: float = 60) -> None:
+        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(self.config)
+        self.timeout = timeout
+        self.thread = threading.Thread(target=self.server.run, name="qa-web", daemon=True)
+        self.url = ""
+
+    def start(self) -> str:
+        """Start serving; returns the base URL (``http://127.0.0.1:PORT/``)."""
+        self.thread.start()
+        deadline = time.monotonic() + self.timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"The web server did not start within {self.timeout} s; see the log above.")
+            time.sleep(0.05)
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}/"
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        self.server.should_exit = True
+        self.thread.join(self.timeout)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -10,7 +10,7 @@ from qa.analysis import context, entities, intent
 from qa.errors import InputError
 from qa.lexical.bridge import english_words
 from qa.lexical.words import Tokenizer
-from qa.types import Query, Turn
+from qa.types import Query, StructureAsk, Turn
 
 # Raw text may be this many times the limit (whitespace and invisible characters are dropped before counting).
 RAW_LIMIT_FACTOR = 10
@@ -52,8 +52,11 @@ def clean_question(question: object, max_chars: int) -> str:
 
 
 def language_of(text: str) -> str:
-    """"zh" for text with Chinese characters, "en" for Latin letters without them, else "other"."""
-    if CJK.search(text):
+    """"zh" for Chinese, "en" for English (also English that quotes a Chinese term: What about 十四五?), else
+    "other"."""
+    chinese = len(CJK.findall(text))
+    english = len(re.findall(r"[a-zA-Z\uff21-\uff3a\uff41-\uff5a]{2,}", text))
+    if chinese and not (english >= 3 and chinese <= 2 * english):
         return "zh"
     return "en" if _LATIN.search(text) else "other"
 
@@ -92,9 +95,13 @@ def analyse(question: str, tokenizer: Tokenizer, history: Sequence[Turn] = (),
         words = content_words(text, language, tokenizer)
     kind = reading.intent if reading and reading.intent else intent.intent_of(text)
     structure = reading.structure if reading and reading.structure else intent.structure_of(text, words)
-    if structure is not None and kind in intent.TYPED and structure.kind in ("song", "sayings", "address"):
+    if structure is not None and kind in intent.TYPED and structure.kind in ("song", "sayings"):
         structure = None  # 这首歌是谁写的？ asks who wrote the song, not which songs the speech names
-    if structure is not None:
+    plain = [w for w in tokenizer._jieba.lcut(text, HMM=False) if w not in tokenizer.stopwords] if language == "zh" \
+        else words
+    if intent.scoped(structure, plain):
+        structure = StructureAsk("within", (), None, structure.kind)
+    elif structure is not None:
         kind = intent.STRUCTURE
     search = uncapped(text)
     focus = context.topic_of(text, language, tokenizer)

@@ -15,7 +15,8 @@ _I = re.IGNORECASE
 _NEXT = re.compile(r"下一[点个条部块项段]|下一部分|下个|接下来|接着|然后呢|然后说|后面呢|后边呢|再往下|还有呢|还有吗|其他的?呢|别的呢|"
                    r"继续说?|往下说|\bnext\b|and then\b|what else|anything else|\bgo on\b|\bcontinue\b|what comes after"
                    r"|after that|what follows", _I)
-_PREVIOUS = re.compile(r"上一[点个条部块项段]|上一部分|上个|前一[点个部]|前面那[个点]|之前那[个点]|前一部分|前面一[点部]"
+_PREVIOUS = re.compile(r"上一[点个条部块项段]|上一部分|上个|前一[点个部]|前面那一?(?:部分|点|个|块|段)|之前那一?(?:部分|点|个)|"
+                       r"前一部分|前面一[点部]"
                        r"|\bprevious\b|the one before|came (?:right )?before|before (?:it|that)|preceding", _I)
 _PRONOUN_ZH = re.compile(r"它们?|他们|她们|这个|那个|这些|那些|这一点|这点|这种|那种|其中|上面说的|前面说的|刚才说的|刚说的|"
                          r"这方面|那方面|这件事|这句话|这一条|这项|这样做|这么做")
@@ -78,7 +79,8 @@ def topic_of(question: str, language: str, tokenizer: Tokenizer | None = None) -
 
         run: list[str] = []
         for word, flag in posseg(tokenizer).lcut(_SCAFFOLD_ZH.sub("，", question.replace("的", "之")), HMM=False):
-            if (flag in _NOUNS and re.search(r"[\u4e00-\u9fff]", word) and word not in _FOLLOW_ZH) or (run and word == "之"):
+            if (flag in _NOUNS and re.search(r"[\u4e00-\u9fff]", word) and word not in _FOLLOW_ZH) or (run and word == "之") \
+                    or (flag == "m" and len(word) >= 2 and re.search(r"[\u4e00-\u9fff]", word)):
                 run.append(word)
             elif run:
                 break

@@ -91,6 +91,18 @@ class Index:
         meta = [x for d in self.documents.values() for x in (d.title, d.speaker) if x]
         return "\n".join(meta + [p.text for p in self.table.paragraphs]).replace(" ", "")
 
+    @cached_property
+    def name_words(self) -> frozenset[str]:
+        """English words of the names (CC-CEDICT) of people, places and organisations the documents mention, or
+        whose documents' speakers they are: "Xi" alone stands for Xi Jinping in a speech by 习近平."""
+        vocabulary = set(self.lexical.paragraphs.vocab_dict) if self.lexical.paragraphs is not None else set()
+        meta = "".join(x for d in self.documents.values() for x in (d.title, d.speaker) if x)
+        found: set[str] = set()
+        for key, words in self.lexical.names.items():
+            if any(w in vocabulary or w in meta for w in words):
+                found.update(key.split())
+        return frozenset(found)
+
     def topics(self, documents: frozenset[str] | None = None) -> list[str]:
         """A few things the documents talk about, for the hint in a refusal: their own terms that head a part,
         most frequent first, else their most frequent terms."""

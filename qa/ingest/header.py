@@ -1,4 +1,4 @@
-"""A document's title, date and speaker, found in the lines above its body."""
+"""A document's title, date and speaker, found in the lines above its body (page headers passed over)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,14 @@ def _iso(m: re.Match[str]) -> str | None:
 
 
 def date_line(line: str) -> tuple[str, str | None] | None:
-    """The ISO date and the name after it on a date line (``2022年9月3日 · 李晓梅``), or None if not a date line."""
+    """Read a date line, such as ``（2020 年 11 月 24 日）``, ``日期：2020-11-24`` or ``2022年9月3日 · 李晓梅``.
+
+    Args:
+        line: A line of text.
+
+    Returns:
+        The ISO date and the name after it (or None), or None if the line is not a date line.
+    """
     m = _DATE_LINE.match(_LABELLED.sub("", line.strip()))
     date = _iso(m) if m else None
     if date is None:
@@ -57,7 +64,14 @@ def date_line(line: str) -> tuple[str, str | None] | None:
 
 
 def looks_like_name(line: str) -> bool:
-    """A short line without punctuation, as a speaker's name stands under a title."""
+    """Tell whether a line could be a speaker's name under a title.
+
+    Args:
+        line: A line of text.
+
+    Returns:
+        True for a short line (10 characters at most) without punctuation.
+    """
     return 0 < len(line.replace(" ", "")) <= 10 and not any(ch in PUNCT for ch in line)
 
 
@@ -86,7 +100,7 @@ def find(lines: list[str]) -> Header:
     followed by more text is the title. Page numbers and running headers among these lines are passed over.
 
     Args:
-        lines: The document's lines, top to bottom, stripped (page breaks as ``"\f"`` lines).
+        lines: The document's lines, top to bottom, stripped (page breaks as ``PAGE_BREAK`` lines).
 
     Returns:
         What was found, and the index of the first line of the body.
@@ -125,3 +139,24 @@ def _dated(lines: list[str], top: list[int], last: dict[str, int]) -> Header | N
     above = [lines[i].strip() for i in before if i < meta]
     title = join_lines(above, spaced(above)) if above else None
     return Header(title=title, date=date, speaker=speaker, body_start=end + 1)
+
+
+def under(title: str | None, lines: list[str]) -> tuple[Header, int]:
+    """Title, date and speaker when the title is known from the layout (a heading, a Title style) and ``lines``
+    are the text blocks right under it; also how many of ``lines`` that used. Without a title, a header is
+    taken from ``lines`` only if they hold a date.
+
+    Args:
+        title: The title as the layout shows it, or None.
+        lines: The first text blocks after the title, in order.
+
+    Returns:
+        The header, and the number of leading ``lines`` it took up.
+    """
+    if title is None:
+        found = find(lines)
+        return (found, found.body_start) if found.date else (Header(), 0)
+    found = find([title, *lines])
+    if found.date is None:
+        return Header(title=title), 0
+    return Header(title=found.title, date=found.date, speaker=found.speaker), found.body_start - 1

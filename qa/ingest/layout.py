@@ -57,7 +57,14 @@ class _Line:
 
 
 def em_width(line: str) -> float:
-    """Width of a line in em: CJK and full-width marks 1, Latin letters, digits and spaces 1/2."""
+    """Width of a line in em.
+
+    Args:
+        line: Any text.
+
+    Returns:
+        The width: 1 for each CJK character or full-width mark, 1/2 for Latin letters, digits and spaces.
+    """
     return sum(map(_char_width, line))
 
 
@@ -66,17 +73,19 @@ def _char_width(ch: str) -> float:
     return 1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5
 
 
-def _core_width(line: str) -> float:
-    """Width without a mark that may hang past the margin at the end of the line."""
-    return em_width(line[:-1] if line[-1:] in tuple(NO_LINE_START) else line)
-
-
 def _latin(ch: str) -> bool:
     return ch.isascii() and (ch.isalnum() or ch == "%")
 
 
 def spaced(texts: Iterable[str]) -> bool:
-    """Whether the text puts a space between Chinese and Latin letters or digits (2020 年, 5G 网络)."""
+    """Tell whether a text puts a space between Chinese and Latin letters or digits (2020 年, 5G 网络).
+
+    Args:
+        texts: Lines or paragraphs of the text.
+
+    Returns:
+        True if spaced seams outnumber tight ones (2020年).
+    """
     tight = loose = 0
     for text in texts:
         tight += len(_TIGHT.findall(text))
@@ -85,8 +94,16 @@ def spaced(texts: Iterable[str]) -> bool:
 
 
 def join_lines(parts: Sequence[str], spaced: bool = False) -> str:
-    """Join the lines of one paragraph: no space between CJK lines, one space where two Latin words meet, and
-    where Chinese meets Latin if the text is ``spaced`` (the wrap dropped the space there)."""
+    """Join the lines of one paragraph.
+
+    Args:
+        parts: The lines, stripped.
+        spaced: Whether the text spaces Chinese from Latin (see :func:`spaced`): a wrap there dropped a space.
+
+    Returns:
+        The lines joined with no space between CJK, one space where two Latin words meet (or Chinese meets
+        Latin in a spaced text).
+    """
     out = ""
     for part in parts:
         if out and part:
@@ -98,13 +115,28 @@ def join_lines(parts: Sequence[str], spaced: bool = False) -> str:
 
 
 def is_page_number(line: str, bare: bool = True) -> bool:
-    """A page number as headers and footers print it; with ``bare``, a number alone counts too."""
+    """Tell whether a line is a page number as headers and footers print it.
+
+    Args:
+        line: A line of text.
+        bare: Whether a number alone (3) counts, besides — 3 —, - 12 -, 第 3 页, 3/12, Page 3 of 12.
+
+    Returns:
+        True for a page number.
+    """
     line = line.strip()
     return bool(_PAGE_NUMBER.fullmatch(line) or bare and _NUMBER_ALONE.fullmatch(line))
 
 
 def furniture_key(line: str) -> str:
-    """A line with its digits and spaces blurred, so a running header or footer matches itself on every page."""
+    """A line's text as page headers and footers repeat it: spaces dropped, numbers blurred.
+
+    Args:
+        line: A line of text.
+
+    Returns:
+        A key equal for the same running header or footer on any page.
+    """
     return re.sub(r"\d+", "#", "".join(line.split()))
 
 
@@ -137,7 +169,9 @@ def _drop_furniture(entries: list[_Line], apart: bool, known: Iterable[str]) -> 
         return {key for key, count in counts.items() if count >= max(2, (len(starts) - 1) / 2)}
 
     top_keys, bottom_keys = repeated(tops), repeated(bottoms)
-    drop = set()
+    running = sorted(em_width(e.text) for e in entries if e.text[-1] not in ENDINGS)  # mostly full lines
+    widest = running[len(running) // 2] if running else 0.0
+    drop, odd = set(), []
     for i, e in enumerate(entries):
         edge = i in tops or i in bottoms
         if is_page_number(e.text, bare=edge or apart):
@@ -146,15 +180,33 @@ def _drop_furniture(entries: list[_Line], apart: bool, known: Iterable[str]) -> 
             key = furniture_key(e.text)
             if key in known_keys or i in tops and key in top_keys or i in bottoms and key in bottom_keys:
                 drop.add(i)
+            elif apart:
+                odd.append(i)
+    kept = [i for i in range(n) if i not in drop]
+    for i in odd:  # judged between the lines kept around it
+        k = kept.index(i)
+        if 0 < k < len(kept) - 1 and _stray(entries[kept[k - 1]].text, entries[i].text, entries[kept[k + 1]].text,
+                                            widest):
+            drop.add(i)
     out: list[_Line] = []
     carry = _Line("")
     for i, e in enumerate(entries):
         if i in drop:
             carry = _Line("", max(carry.blanks, e.blanks), carry.page_break or e.page_break or i in bottoms)
             continue
-        out.append(replace(e, blanks=max(e.blanks, carry.blanks), page_break=e.page_break or carry.page_break))
-        carry = _Line("")
+        if carry.blanks or carry.page_break:
+            e = replace(e, blanks=max(e.blanks, carry.blanks), page_break=e.page_break or carry.page_break)
+            carry = _Line("")
+        out.append(e)
     return out
+
+
+def _stray(before: str, line: str, after: str, full: float) -> bool:
+    """Whether a short line at a page's edge breaks into running text: the text before it stops mid-sentence, so
+    the line would go on with it, but it neither fills a line (``full`` em) nor ends a sentence (a header printed
+    once)."""
+    token = _FIRST_TOKEN.match(after)[0]
+    return before[-1] not in ENDINGS and em_width(line) + em_width(token) + 1 < full and not PART_HEADING.match(line)
 
 
 def _continues(before: str, after: str) -> bool:
@@ -165,8 +217,14 @@ def _continues(before: str, after: str) -> bool:
 def infer_layout(lines: list[str]) -> Layout:
     """Tell whether lines were hard-wrapped, and at which width and (lost) first-line indent.
 
-    The width is what nearly all lines stay within (punctuation may hang past it); the text is wrapped if a
-    good share of lines come close to it. The indent is the one that best explains the line widths.
+    The text is wrapped if most lines that stop mid-sentence come close to the widest lines; the width and
+    indent are those that best explain the line widths (see :func:`_viterbi`).
+
+    Args:
+        lines: A document body's lines (blank lines are passed over).
+
+    Returns:
+        The layout found.
     """
     texts = [e.text for e in _entries(lines)]
     return _read_widths(texts, spaced(texts))[0]
@@ -176,7 +234,8 @@ def _read_widths(texts: list[str], is_spaced: bool) -> tuple[Layout, list[bool]]
     """The layout of the lines, and which of them open a paragraph (all of them if not wrapped)."""
     if len(texts) < 3:
         return Layout(wrapped=False), [True] * len(texts)
-    cores = [_core_width(t) for t in texts]
+    lines = _Lines(texts, is_spaced)
+    cores = [c for c, _ in lines.cores]
     top = _quantile(cores, 0.98)
     # Wrapped lines mostly stop mid-sentence, and those that do come close to the width.
     open_cores = [c for c, t in zip(cores, texts) if t.rstrip(CLOSING)[-1:] not in tuple(ENDINGS)]
@@ -188,17 +247,18 @@ def _read_widths(texts: list[str], is_spaced: bool) -> tuple[Layout, list[bool]]
     pure = [c for c, t in zip(cores, texts) if not _ASCII.search(t)]
     widths = {top, top + 0.5, top + 1}
     widths |= {_quantile(pure, 0.98) + d for d in (0, 0.5, 1)} if len(pure) >= 8 else {top - 1, top - 0.5}
-    lines = _Lines(texts, is_spaced)
     sizes: dict[tuple[float, bool], tuple[list[float], list[float], list[float]]] = {}
     best = (math.inf, [], top, 2.0)
     for width in sorted(w for w in widths if w >= 8):
-        bounds = [0.5 - (c - width) / t.count(" ") for c, t in zip(cores, texts) if 0 < c - width <= t.count(" ")]
+        bounds = [0.5 - (c - width) / n for c, n in lines.cores if 0 < c - width <= n]
         space = max(0.2, min([0.5, *bounds]))
         # Marks hang past the margin, or (if none ever does) go down with the character before them.
-        hang = any(em_width(t) > width + 1e-6 and t[-1] in NO_LINE_START for t in texts)
-        sized = sizes.setdefault((space, hang), lines.sized(space, hang))
+        hang = any(w > width + 1e-6 and w > c for (w, _), (c, _) in zip(lines.lines, lines.cores))
+        if (space, hang) not in sizes:
+            sizes[space, hang] = lines.sized(space, hang)
+        sized = sizes[space, hang]
         # The indent is the one that best explains the line widths.
-        for indent in (2.0, 0.0, 1.0, 3.0, 4.0) if width == top else (2.0, best[3]):
+        for indent in (2.0, 0.0, 1.0, 3.0, 4.0) if width == top else dict.fromkeys((2.0, best[3])):
             cost, starts = _viterbi(lines, sized, width, indent)
             if cost < best[0]:
                 best = (cost, starts, width, indent)
@@ -231,11 +291,13 @@ def paragraphs(lines: list[str], furniture: Iterable[str] = ()) -> list[str]:
     entries = _drop_furniture(entries, apart, list(furniture))
     texts = [e.text for e in entries]
     is_spaced = spaced(texts)
+    # A page break inside a paragraph that is not hard-wrapped: the text before it stops mid-sentence.
+    cut = [bool(i) and e.page_break and _continues(texts[i - 1], e.text) for i, e in enumerate(entries)]
     if not apart and any(e.blanks and not e.page_break for e in entries[1:]):
-        starts = [not i or bool(e.blanks) and not (e.page_break and _continues(texts[i - 1], e.text))
-                  for i, e in enumerate(entries)]
+        starts = [not i or bool(e.blanks) and not cut[i] for i, e in enumerate(entries)]
     else:
-        _, starts = _read_widths(texts, is_spaced)
+        found, starts = _read_widths(texts, is_spaced)
+        starts = starts if found.wrapped else [not c for c in cut]
     out: list[list[str]] = []
     for text, start in zip(texts, starts):
         if start or not out:
@@ -254,7 +316,8 @@ class _Lines:
             return em_width(text), text.count(" ")
 
         self.lines = [measured(t) for t in texts]
-        self.cores = [(_core_width(t), n) for t, (_, n) in zip(texts, self.lines)]
+        self.cores = [(w - (_char_width(t[-1]) if t[-1] in NO_LINE_START else 0.0), n) for t, (w, n) in
+                      zip(texts, self.lines)]
         # Latin letters are wider than the half em counted for them (digits are not, much).
         self.wide = [min(1.0, 0.25 * len(_LETTERS.findall(t))) for t in texts]
         self.words: list[tuple[float, int]] = []
@@ -302,32 +365,29 @@ def _viterbi(lines: _Lines, sized: tuple[list[float], list[float], list[float]],
     cores, needs, mosts = sized
     first, later = width - indent + 1e-6, width + 1e-6
     full_end = math.log(max(width, 3.0))
-    narrow = [0.25 * n for _, n in lines.lines]  # spaces may be narrower still
 
-    def fit(i: int, room: float) -> float:
-        over = cores[i] - room
-        return 0.0 if over <= 0 else 2 * over if over <= narrow[i] else _AGAINST
+    def fit(room: float) -> list[float]:  # spaces may be narrower still than measured
+        return [0.0 if c <= room else 2 * (c - room) if c - room <= 0.25 * n else _AGAINST
+                for c, (_, n) in zip(cores, lines.lines)]
 
-    def go_on(room: float, need: float, most: float) -> float:
-        # Not full: uncertain widths may explain a small gap, an early break a gap under 1 em.
-        if need > room:
-            return 0.0
-        slack = room - need
-        return _DOUBT + 2 * slack if most > room else _EARLY if slack < 1 else _AGAINST
+    def go_on(room: float) -> list[float]:  # not full: uncertain widths may explain a small gap, an early break 1 em
+        return [0.0 if need > room else _DOUBT + 2 * (room - need) if most > room else
+                _EARLY if room - need < 1 else _AGAINST for need, most in zip(needs, mosts)]
 
-    c0, c1 = fit(0, first), _AGAINST + fit(0, later)  # the cost of the best reading with the line first / later
+    def end(room: float) -> list[float]:
+        return [(0.0 if ends else _OPEN_END) + (full_end if need > room else 0.0)
+                for need, ends in zip(needs, lines.ends)]
+
+    fit0, fit1, on0, on1, end0, end1 = fit(first), fit(later), go_on(first), go_on(later), end(first), end(later)
+    after = [o + _SENTENCE_END if e else 0.0 for o, e in zip(lines.opens[1:], lines.ends)]
+    c0, c1 = fit0[0], _AGAINST + fit1[0]  # the cost of the best reading with the line first / later
     back: list[tuple[bool, bool]] = []
     for i in range(len(cores) - 1):
-        need, most = needs[i], mosts[i]
-        end = 0.0 if lines.ends[i] else _OPEN_END
-        after = lines.opens[i + 1] + _SENTENCE_END if lines.ends[i] else 0.0
-        f0 = c0 + end + (full_end if need > first else 0.0)
-        f1 = c1 + end + (full_end if need > later else 0.0)
-        g0 = c0 + go_on(first, need, most) + after
-        g1 = c1 + go_on(later, need, most) + after
+        f0, f1 = c0 + end0[i], c1 + end1[i]
+        g0, g1 = c0 + on0[i], c1 + on1[i]
         back.append((f0 <= f1, g0 <= g1))  # whether the best way to each state comes from a first line
-        c0 = min(f0, f1) + fit(i + 1, first)
-        c1 = min(g0, g1) + fit(i + 1, later)
+        c0 = (f0 if f0 <= f1 else f1) + fit0[i + 1]
+        c1 = (g0 if g0 <= g1 else g1) + after[i] + fit1[i + 1]
     state = c0 <= c1
     starts = [state]
     for from_first in reversed(back):

@@ -74,7 +74,12 @@ def asks_something(text: str) -> bool:
 
 _NAME = re.compile(r"^((?:[A-Z][a-z'’]+|[A-Z]{2,})(?:[ -](?:[A-Z][a-z'’]+|of|the|and|[A-Z]{2,})){0,3})(?=$|[,(;]| \(| (?:municipality|province|city|county|district|prefecture|"
                    r"autonomous|river|mountain|lake|university|company|party|dynasty)\b)")
-_NOT_NAMES = frozenset("chinese china's english mr mrs ms dr the a an i".split())
+_NOT_NAMES = frozenset("chinese china's english mr mrs ms dr the a an i january february march april may june july august "
+                       "september october november december monday tuesday wednesday thursday friday saturday sunday".split())
+_DESCRIPTORS = frozenset("province city county municipality district prefecture river mountain lake university party "
+                         "dynasty region".split())
+# jieba's part-of-speech tags of proper names: a CC-CEDICT word tagged otherwise (五年计划, 十一月) is no name.
+_NAME_TAGS = frozenset("nr ns nt nz nrfg nrt".split())
 
 
 def build_names(lines: list[str] | None = None) -> dict[str, list[str]]:
@@ -88,21 +93,39 @@ def build_names(lines: list[str] | None = None) -> dict[str, list[str]]:
             lines = _read_lines(_dictionary())
         except (ImportError, OSError, EOFError, ValueError):
             return {}
+    tags = _jieba_tags()
     names: dict[str, list[str]] = {}
     for line in lines:
         parts = line.split(" ", 2)
         if len(parts) < 3 or "/" not in parts[2] or not 2 <= len(parts[1]) <= 6:
             continue
         word = parts[1]
-        if not all("\u4e00" <= ch <= "\u9fff" for ch in word):
+        if not all("\u4e00" <= ch <= "\u9fff" for ch in word) or tags.get(word, "nz") not in _NAME_TAGS:
             continue
         for gloss in parts[2].split("/")[1:-1]:
             m = _NAME.match(gloss.strip())
-            if m and m[1].lower() not in _NOT_NAMES and not m[1].lower().startswith(("surname", "abbr")):
-                entry = names.setdefault(m[1].lower(), [])
+            if not m or m[1].lower() in _NOT_NAMES or m[1].lower().startswith(("surname", "abbr")):
+                continue
+            keys = {m[1].lower()}
+            head, _, last = m[1].lower().rpartition(" ")
+            if head and last in _DESCRIPTORS:
+                keys.add(head)  # Hubei Province -> also Hubei
+            for key in keys:
+                entry = names.setdefault(key, [])
                 if word not in entry:
                     entry.append(word)
     return names
+
+
+def _jieba_tags() -> dict[str, str]:
+    """jieba's dictionary: word -> part-of-speech tag."""
+    tags = {}
+    with importlib.resources.files("jieba").joinpath("dict.txt").open(encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 3:
+                tags[fields[0]] = fields[2]
+    return tags
 
 
 def build_lexicon(vocabulary: Iterable[str]) -> dict[str, dict[str, float]]:
