@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from qa.corpus.state import Index
 from qa.decide import ANSWER, RELATED, Decision
-from qa.ingest.structure import to_chinese_numeral
 from qa.types import Answer, Citation, Hit, Query
 
 # A further quote must score at least this share of the best one.

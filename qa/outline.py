@@ -6,7 +6,7 @@ import re
 
 from qa.compose import cite, context_line, scope_name, to_markdown
 from qa.corpus.state import Index
-from qa.ingest.structure import PART_HEADING, YEAR, is_salutation, sentences, to_chinese_numeral
+from qa.ingest.structure import YEAR, is_salutation, sentences, to_chinese_numeral
 from qa.types import Answer, Chunk, Citation, Document, Query
 
 # A quoted phrase, and what makes one a classical saying rather than a name or a slogan.

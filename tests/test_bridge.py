@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.bridge import Bridge, asks_something, build_lexicon, english_words
-from qa.tokens import Tokenizer
+from qa.lexical.bridge import Bridge, asks_something, build_lexicon, build_names, english_words
+from qa.lexical.words import Tokenizer
 
 
 @pytest.mark.parametrize(
@@ -67,13 +67,19 @@ def test_bridge_groups_translations_by_english_word(speech_bridge):
 
 def test_english_question_reaches_bm25(assistant):
     """BM25 alone, through the bridge, ranks a trade-union paragraph first for an English question."""
-    retriever = assistant.retriever
+    index = assistant.index
     question = "What should trade unions do?"
-    tokens = retriever.tokenizer(question)
-    assert not retriever.lexical_scores(tokens)[1].any()  # jieba's English tokens match nothing
-    paragraph = retriever.lexical_scores(tokens, retriever.bridge(question))[1]
-    best = int(np.argmax(paragraph)) + 1
-    assert "工会" in assistant.document.paragraph(best).text
+    tokens = index.tokenizer(question)
+    assert not index.lexical.scores(tokens)[1].any()  # jieba's English tokens match nothing
+    paragraph = index.lexical.scores(tokens, index.bridge(question))[1]
+    best = index.table.paragraphs[int(np.argmax(paragraph))]
+    assert "工会" in best.text
+
+
+def test_names_are_read_from_cc_cedict_for_people_and_places():
+    names = build_names()
+    assert names["li keqiang"] == ["李克强"] and "上海" in names["shanghai"] and "湖北" in names["hubei"]
+    assert "xi jinping" in names and "november" not in names and "five-year plan" not in names
 
 
 def _gzip_bytes(data: bytes) -> bytes:
@@ -98,7 +104,7 @@ def test_a_bad_dictionary_warns_and_english_falls_back_to_vectors(monkeypatch, t
     dictionary = tmp_path / "cedict.txt.gz"
     if content is not None:
         dictionary.write_bytes(content)
-    monkeypatch.setattr("qa.bridge._dictionary", lambda: dictionary)
+    monkeypatch.setattr("qa.lexical.bridge._dictionary", lambda: dictionary)
     with pytest.warns(UserWarning, match=message):
         lexicon = build_lexicon({"工会"})
     assert lexicon == {}
@@ -109,7 +115,7 @@ def test_a_small_dictionary_is_read_as_cc_cedict(monkeypatch, tmp_path):
     dictionary = tmp_path / "cedict.txt.gz"
     lines = "# comment\n工會 工会 [gong1 hui4] /labor union/trade union/CL:個|个[ge4]/\n勞動 劳动 [lao2 dong4] /work/labor/\n"
     dictionary.write_bytes(_gzip_bytes(lines.encode("utf-8")))
-    monkeypatch.setattr("qa.bridge._dictionary", lambda: dictionary)
+    monkeypatch.setattr("qa.lexical.bridge._dictionary", lambda: dictionary)
     lexicon = build_lexicon({"工会", "劳动"})
     assert lexicon == {"labor": {"工会": 0.5, "劳动": 1.0}, "union": {"工会": 0.5}, "trade": {"工会": 0.5},
                        "work": {"劳动": 1.0}}

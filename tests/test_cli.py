@@ -1,4 +1,4 @@
-"""The command line, run for real with click's CliRunner."""
+"""The command line: corpus commands, ask (one question, stdin lines, follow-ups), errors as one line or one object."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import DOCS, SPEECH_ID
+from fakes import FakeEmbedder
 
 from qa.cli import cli
+from qa.config import BUNDLED_SOURCE
 
 
 @pytest.fixture
-def run(assistant, index_dir, monkeypatch):
-    """Run ``qa`` against the session's index (already built by the assistant fixture)."""
-    assistant.index  # noqa: B018
-    monkeypatch.setenv("QA_INDEX_DIR", str(index_dir))
+def run(fresh_corpus, monkeypatch):
+    """``qa`` in process on a private corpus of the speech, with the fake embedder."""
+    monkeypatch.setattr("qa.assistant.load_embedder", lambda name=None, progress=None: FakeEmbedder())
+    monkeypatch.setenv("QA_CORPUS", str(fresh_corpus))
 
     def invoke(*args, stdin: bytes | None = None):
         return CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
@@ -22,53 +25,110 @@ def run(assistant, index_dir, monkeypatch):
     return invoke
 
 
-def test_paragraphs_json(run):
-    result = run("paragraphs", "--json")
-    data = json.loads(result.stdout)
+@pytest.fixture
+def real(assistant, corpus_dir, embedder, monkeypatch):
+    """``qa`` in process on the session's corpus, with the real model."""
+    monkeypatch.setattr("qa.assistant.load_embedder", lambda name=None, progress=None: embedder)
+    monkeypatch.setenv("QA_CORPUS", str(corpus_dir))
+
+    def invoke(*args, stdin: bytes | None = None):
+        return CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def test_paragraphs_json_of_every_kind_of_file(run, tmp_path):
+    data = json.loads(run("paragraphs", "--json").stdout)
+    assert data["title"] == "在全国劳动模范和先进工作者表彰大会上的讲话" and len(data["paragraphs"]) == 23
+    assert data["paragraphs"][9]["section"] == "第一部分"
+    for name, count in (("doc_a.txt", 17), ("doc_b.md", 17), ("doc_c.txt", 15)):
+        result = run("paragraphs", "--json", "--source", str(DOCS / name))
+        assert result.exit_code == 0 and len(json.loads(result.stdout)["paragraphs"]) == count
+    text = run("paragraphs", "--source", str(DOCS / "doc_a.txt")).stdout
+    assert text.startswith("在2023年全市职业技能大赛开幕式上的致辞  2023-05-18  王建平") and "[4 · 第一部分] 一、" in text
+
+
+def test_add_docs_remove(run, fresh_corpus):
+    added = run("add", "--json", str(DOCS / "doc_a.txt"), str(DOCS / "doc_b.md"))
+    assert added.exit_code == 0, added.output
+    rows = [json.loads(line) for line in added.stdout.splitlines()]
+    assert [(r["id"], r["paragraphs"], r["new"]) for r in rows] == [("doc-a", 17, True), ("doc-b", 17, True)]
+    assert set(rows[1]) == {"id", "title", "date", "speaker", "paragraphs", "new"} and rows[1]["speaker"] == "李晓梅"
+    again = run("add", str(DOCS / "doc_a.txt"))
+    assert again.stdout.startswith("present doc-a\t《在2023年全市职业技能大赛开幕式上的致辞》")
+    listed = json.loads(run("docs", "--json").stdout)
+    assert [d["id"] for d in listed] == [SPEECH_ID, "doc-a", "doc-b"]
+    assert "doc-b\t《关于柳溪区社区养老服务的调研报告》  2022-09-03 · 李晓梅  17 段" in run("docs").stdout
+    removed = run("remove", "doc-a")
+    assert removed.exit_code == 0 and removed.stdout.startswith("removed doc-a")
+    missing = run("remove", "doc-a")
+    assert missing.exit_code == 1 and "No document 'doc-a'" in missing.stderr and SPEECH_ID in missing.stderr
+
+
+def test_add_with_metadata_flags(run):
+    result = run("add", "--json", "--title", "某某讲话", "--date", "2021-01-02", "--speaker", "某人", str(DOCS / "doc_c.txt"))
+    row = json.loads(result.stdout)
+    assert (row["title"], row["date"], row["speaker"]) == ("某某讲话", "2021-01-02", "某人")
+    bad = run("add", "--date", "02/01/2021", str(DOCS / "doc_a.txt"))
+    assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.stderr
+
+
+def test_ask_scoped_to_a_document(run):
+    run("add", str(DOCS / "doc_a.txt"))
+    data = json.loads(run("ask", "--json", "--doc", "doc-a", "工匠精神").stdout)
+    assert {c["document"]["id"] for c in data["citations"]} == {"doc-a"}
+    unknown = run("ask", "--json", "--doc", "nope", "工匠精神")
+    assert unknown.exit_code == 1 and json.loads(unknown.stdout)["code"] == "unknown_doc"
+
+
+def test_ask_json_prints_exactly_one_object(real):
+    result = real("ask", "--json", "网约工的权益")
     assert result.exit_code == 0
-    assert (data["title"], data["date"], data["speaker"]) == (
-        "在全国劳动模范和先进工作者表彰大会上的讲话", "2020-11-24", "习近平")
-    assert [p["n"] for p in data["paragraphs"]] == list(range(1, 24))
-    assert {"n", "section", "text"} <= set(data["paragraphs"][0])
-
-
-def test_paragraphs_from_another_source(run, tmp_path):
-    path = tmp_path / "s.txt"
-    path.write_text("题目\n\n第一段。\n\n第二段。\n", encoding="utf-8")
-    data = json.loads(run("paragraphs", "--source", str(path), "--json").stdout)
-    assert [p["text"] for p in data["paragraphs"]] == ["第一段。", "第二段。"]
-
-
-def test_ask_json_prints_exactly_one_object(run):
-    result = run("ask", "--json", "网约工的权益")
-    assert result.exit_code == 0
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1
-    data = json.loads(lines[0])
+    (line,) = result.stdout.strip().splitlines()
+    data = json.loads(line)
     assert data["answered"] and data["citations"][0]["paragraph"] == 16
 
 
-def test_ask_for_people(run):
-    result = run("ask", "工匠精神", "是什么")
+def test_ask_for_people(real):
+    result = real("ask", "工匠精神", "是什么")
     assert result.exit_code == 0
-    assert "第10段 · 第一部分" in result.output
+    assert "《在全国劳动模范和先进工作者表彰大会上的讲话》第10段 · 第一部分" in result.stdout
 
 
-def test_ask_from_stdin_one_object_per_line(run):
+@pytest.mark.parametrize(("args", "code"), [(["ask", "--json", ""], "empty"), (["ask", "--json", "劳" * 6000], "too_long"),
+                                            (["ask", "--json", "？？"], "no_words")])
+def test_ask_json_errors_are_one_object_on_stdout(run, args, code):
+    result = run(*args)
+    assert result.exit_code == 1
+    (line,) = result.stdout.strip().splitlines()
+    data = json.loads(line)
+    assert data["code"] == code and set(data) == {"error", "code"} and "劳劳劳" not in data["error"]
+
+
+def test_ask_from_stdin_one_object_per_line(real):
     stdin = "工匠精神\n\n明天天气如何？\n十四五\n".encode()
-    result = run("ask", "--json", "-", stdin=stdin)
+    result = real("ask", "--json", "-", stdin=stdin)
     rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert [r["question"] for r in rows] == ["工匠精神", "明天天气如何？", "十四五"]
     assert [r["answered"] for r in rows] == [True, False, True]
     assert result.exit_code == 0
 
 
-def test_stdin_with_invalid_utf8_and_bad_lines(run):
-    stdin = b"\xff\xfe\xfa\n" + "？？？\n工匠精神\n".encode()
+def test_stdin_follow_ups_carry_the_conversation(real):
+    first = json.loads(real("ask", "--json", "第一点讲的是什么？").stdout)
+    line = json.dumps({"question": "下一点呢？", "history": [{"question": "第一点讲的是什么？", "answer": first}]},
+                      ensure_ascii=False)
+    row = json.loads(real("ask", "--json", "-", stdin=(line + "\n").encode()).stdout)
+    assert row["interpreted_as"] and row["citations"][0]["paragraph"] == 13
+
+
+def test_stdin_with_invalid_utf8_bad_json_and_long_lines(run):
+    stdin = b"\xff\xfe\xfa\n" + "？？？\n{bad json\n".encode() + ("劳" * 6000 + "\n").encode() + "工匠精神\n".encode()
     result = run("ask", "--json", "-", stdin=stdin)
     rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert [r.get("code") for r in rows] == ["no_words", "no_words", None]
-    assert rows[2]["answered"] is True
+    assert [r.get("code") for r in rows] == ["no_words", "no_words", "bad_json", "too_long", None]
+    assert rows[3]["question"].endswith("…") and len(rows[3]["question"]) < 60
+    assert rows[4]["answered"] is True
     assert result.exit_code == 1
 
 
@@ -78,8 +138,9 @@ def test_stdin_with_invalid_utf8_and_bad_lines(run):
         (["ask", ""], "empty"),
         (["ask", "劳" * 2000], "limit is"),
         (["ask", "--quotes", "9", "x"], "--quotes"),
-        (["paragraphs", "--source", "/nonexistent/speech.txt"], "Cannot read"),
+        (["paragraphs", "--source", "/nonexistent/speech.txt"], "does not exist"),
         (["build", "--int8", "--model", "some/other-model"], "bundled default model only"),
+        (["add", "/nonexistent/file.txt"], "does not exist"),
     ],
 )
 def test_errors_are_one_line_and_nonzero(run, args, message):
@@ -89,11 +150,22 @@ def test_errors_are_one_line_and_nonzero(run, args, message):
     assert "Traceback" not in result.output
 
 
-def test_build_int8_writes_an_index_that_answers(run, tmp_path):
-    index = tmp_path / "int8"
-    result = run("build", "--int8", "--index", str(index))
+def test_build_embeds_everything_again(run, fresh_corpus):
+    before = json.loads((fresh_corpus / "corpus.json").read_text(encoding="utf-8"))["generation"]
+    result = run("build")
     assert result.exit_code == 0, result.output
-    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["int8"] is True and manifest["vectors"] > 400
-    answer = json.loads(run("ask", "--json", "--index", str(index), "网约工的权益").stdout)
-    assert answer["citations"][0]["paragraph"] == 16
+    assert "1 documents, 23 paragraphs" in result.stdout
+    assert json.loads((fresh_corpus / "corpus.json").read_text(encoding="utf-8"))["generation"] == before + 1
+
+
+def test_int8_builds_answer(embedder, tmp_path, monkeypatch):
+    from qa.assistant import Assistant
+    from qa.config import Settings
+    from qa.models.embedders import DefaultEmbedder
+
+    int8 = DefaultEmbedder(progress=None, int8=True)
+    assistant = Assistant(Settings(corpus=tmp_path / "c"), embedder=int8, progress=None)
+    assistant.corpus.seed = (BUNDLED_SOURCE,)
+    manifest = assistant.index.manifest
+    assert manifest["documents"][0]["int8"] is True
+    assert assistant.ask("网约工的权益").citations[0].paragraph == 16

@@ -1,118 +1,85 @@
-"""The evaluation code and the abstention decision."""
+"""The evaluation tool: reading a question set, judging outcomes per category, and a run on the real pipeline."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from conftest import SPEECH_ID
 
-from qa import evaluate
-from qa.answer import addresses, confidence, threshold
 from qa.errors import InputError
-from qa.retrieve import Evidence, Retrieval
-from qa.types import Hit, Passage
+from qa.tools import describe, evaluate
+from qa.tools.evaluate import Outcome, Question
 
 
-def _question(qid="q1", category="zh", gold=(2,), key="甲", split="test"):
-    return evaluate.Question(qid, category, "问题？", gold, key, split)
+def _q(category="zh", gold=(10,), key="工匠精神", **kw) -> Question:
+    return Question(kw.pop("id", "q"), category, kw.pop("question", "问"), tuple(gold), key, kw.pop("split", "tune"),
+                    **kw)
 
 
-def test_metrics_by_ranx_on_a_hand_computed_case():
-    rankings = [{1: 3.0, 2: 2.0, 3: 1.0}, {4: 3.0, 5: 2.0}]
-    golds = [(2,), (4, 9)]
-    m = evaluate.recall_and_mrr(rankings, golds)
-    assert m["hit_rate@1"] == pytest.approx(0.5)  # second question's first paragraph is gold
-    assert m["hit_rate@3"] == pytest.approx(1.0)
-    assert m["recall@1"] == pytest.approx((0 + 0.5) / 2)
-    assert m["mrr@10"] == pytest.approx((0.5 + 1.0) / 2)
+def _o(question, answered=True, cited=((SPEECH_ID, 10),), quotes=("执着专注的工匠精神",), related=()) -> Outcome:
+    return Outcome(question, [(SPEECH_ID, n) for n in (10, 12, 15)], answered, list(cited), list(quotes),
+                   list(related), "answered")
 
 
-def test_report_counts_refusals_and_quotes():
-    outcomes = [
-        evaluate.Outcome(_question("a"), {2: 1.0, 1: 0.5}, True, "甲乙", 2, quotes=("甲乙",)),
-        evaluate.Outcome(_question("b", key="丙"), {1: 1.0, 2: 0.5}, True, "甲乙", 1, quotes=("甲乙", "乙丙")),
-        evaluate.Outcome(_question("c"), {2: 1.0}, False, None, None),
-        evaluate.Outcome(_question("d", category="oos", gold=(), key=""), {1: 1.0}, False, None, None),
-        evaluate.Outcome(_question("e", category="oos", gold=(), key=""), {1: 1.0}, True, "甲", 1),
-    ]
-    r = evaluate.report(outcomes, "test")
-    assert r["abstention_oos"] == pytest.approx(0.5)
-    assert r["false_refusals"] == pytest.approx(1 / 3)
-    assert r["quote_precision"] == pytest.approx(1 / 3)
-    assert r["any_quote_precision"] == pytest.approx(2 / 3)  # b's answer is in its second quote
-    assert [f["id"] for f in r["failures"]] == ["b", "c", "e"]
-    assert r["categories"]["zh"]["n"] == 3
+def test_the_shipped_set_loads_and_both_halves_cover_every_category():
+    questions = evaluate.load_questions()
+    for split in ("tune", "test"):
+        assert {q.category for q in questions if q.split == split} == set(evaluate.CATEGORIES)
+    assert all(q.history for q in questions if q.category == "followup")
+    assert len({q.id for q in questions}) == len(questions)
 
 
-def test_load_questions_checks_every_line(tmp_path):
-    good = {"id": "x", "category": "zh", "question": "问", "gold": [1], "key": "问", "split": "tune"}
-    path = tmp_path / "q.jsonl"
-    path.write_text(json.dumps(good, ensure_ascii=False) + "\n\n", encoding="utf-8")
-    assert evaluate.load_questions(path)[0].gold == (1,)
-    path.write_text(json.dumps({"id": "x"}) + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match=":1"):
-        evaluate.load_questions(path)
-    path.write_text(json.dumps({**good, "category": "poetry"}) + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match="poetry"):
+@pytest.mark.parametrize(("line", "message"), [("{not json", "is not a question record"),
+                                               ('{"id": "x"}', "is not a question record"),
+                                               ('{"id": "x", "category": "new", "question": "q"}', "Unknown categories")])
+def test_a_bad_question_set_is_one_clear_error(tmp_path, line, message):
+    path = tmp_path / "set.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=message):
         evaluate.load_questions(path)
 
 
-def test_the_shipped_set_is_well_formed(document):
-    questions = evaluate.load_questions()
-    assert len(questions) >= 80 and len({q.id for q in questions}) == len(questions)
-    for q in questions:
-        if q.in_scope:
-            assert q.key in document.paragraph(q.gold[0]).text, q.id
-    assert {q.split for q in questions} == {"tune", "test"}
+def test_in_scope_questions_are_judged_by_paragraph_quote_and_parts():
+    judged = evaluate.judge(_o(_q()), SPEECH_ID)
+    assert judged == {"answered": True, "paragraph": True, "quote": True, "any_quote": True, "every_part": True}
+    wrong = evaluate.judge(_o(_q(), cited=[(SPEECH_ID, 12)], quotes=["别的句子", "执着专注的工匠精神"]), SPEECH_ID)
+    assert wrong["paragraph"] is False and wrong["quote"] is False and wrong["any_quote"] is True
+    parts = evaluate.judge(_o(_q(category="structure", gold=(10, 13), every=True)), SPEECH_ID)
+    assert parts["every_part"] is False
 
 
-def _found(text: str, top=0.95, background=0.80, coverage=0.5, peak=3.0, foreign_years=0, bm25=2.0) -> Retrieval:
-    hit = Hit(Passage(paragraph=5, start=0, end=len(text), text=text), score=1.0, dense=top, bm25=1.0)
-    evidence = Evidence(dense_top=top, background_top=background, dense_z=3.0, paragraph_z=peak, coverage=coverage,
-                        bm25_top=bm25, foreign_years=foreign_years)
-    return Retrieval([hit], [(5, 1.0)], evidence)
+def test_refusals_and_related_paragraphs_count_for_questions_the_text_does_not_answer():
+    near = _q(category="near", gold=(16,), key="")
+    assert evaluate.judge(_o(near, answered=False, cited=(), quotes=(), related=[(SPEECH_ID, 16)]), SPEECH_ID) == \
+        {"refused": True, "related": True}
+    assert evaluate.judge(_o(near), SPEECH_ID)["refused"] is False
+    unanswerable = _q(category="type", gold=(), key="", answerable=False)
+    assert not unanswerable.in_scope and evaluate.judge(_o(unanswerable, answered=False), SPEECH_ID)["refused"]
 
 
-@pytest.mark.parametrize(
-    ("question", "found", "expected"),
-    [
-        ("工匠精神是什么？", _found("执着专注的工匠精神。"), True),
-        ("工匠精神是什么？", _found("执着专注的工匠精神。", top=0.80, coverage=0.0, peak=1.0), False),
-        ("工匠精神是什么？", _found("执着专注的工匠精神。", background=0.97), False),
-        ("第一次表彰劳模是哪一年？", _found("党和国家首次表彰劳动模范。"), False),
-        ("第一次表彰劳模是哪一年？", _found("1950 年党和国家首次表彰劳动模范。"), True),
-        ("1990 年的表彰大会讲了什么？", _found("党和国家首次表彰劳动模范。", foreign_years=1), False),
-        ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, coverage=0.0, peak=2.0), True),
-        ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.74, coverage=0.0, peak=2.0), False),
-        # English sits about as far from the Chinese background as from the speech: a small negative margin passes.
-        ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, background=0.81, coverage=0.0), True),
-        ("What is craftsmanship?", _found("执着专注的工匠精神。", top=0.80, background=0.83, coverage=0.0), False),
-        ("工匠精神是什么？", _found("执着专注的工匠精神。", background=0.96), False),
-        ("<img src=x onerror=alert(1)>", _found("同志们：", top=0.82, background=0.83, coverage=0.0, bm25=0.0), False),
-        ("When was the first commendation?", _found("党和国家首次表彰劳动模范。", top=0.8, coverage=0.0), False),
-        ("How did workers respond when the epidemic came?", _found("响应党中央号召。", top=0.8, coverage=0.0), True),
-    ],
-    ids=["clear", "weak", "closer-to-background", "number-missing", "number-present", "year-not-in-speech", "english",
-         "english-weak", "english-margin", "english-background", "chinese-margin", "not-english-words", "when-asks-a-date",
-         "when-as-conjunction"],
-)
-def test_abstention_decision(question, found, expected):
-    assert addresses(question, found) is expected
+def test_a_report_gives_each_category_its_measures():
+    outcomes = [_o(_q(id="a")), _o(_q(id="b"), cited=[(SPEECH_ID, 12)]),
+                _o(_q(id="c", category="oos", gold=(), key=""), answered=False, cited=(), quotes=()),
+                _o(_q(id="d", category="oos", gold=(), key=""))]
+    report = evaluate.report(outcomes, "tune", SPEECH_ID)
+    assert report["categories"]["zh"]["right_paragraph_first"] == 0.5
+    assert report["categories"]["oos"]["refused"] == 0.5
+    assert report["in_scope_refused"] == 0.0
+    assert [f["id"] for f in report["failures"]] == ["b", "d"]
+    text = describe.evaluation({"tune": report, "test": report})
+    assert "zh" in text and "✗ b" in text
 
 
-def test_latin_questions_have_their_own_bar():
-    assert threshold("What is craftsmanship?") < threshold("工匠精神是什么？")
-    assert confidence(_found("x").evidence) > confidence(_found("x", coverage=0.0).evidence)
-
-
-def test_shipped_method_on_the_evaluation_set(assistant):
-    """A regression guard on the real pipeline, a little below the measured held-out numbers (README)."""
-    questions = evaluate.load_questions()
-    outcomes = evaluate.run_shipped(assistant, questions)
-    held_out = evaluate.report(outcomes, "test")
-    assert held_out["categories"]["zh"]["hit_rate@1"] >= 0.78  # measured 0.81
-    assert held_out["categories"]["zh"]["hit_rate@3"] >= 0.9  # measured 0.93
-    assert held_out["categories"]["en"]["hit_rate@3"] >= 0.9  # measured 0.95 (0.85 before qa.bridge)
-    assert held_out["categories"]["keyword"]["hit_rate@1"] >= 0.9
-    assert held_out["false_refusals"] <= 0.05
-    assert held_out["abstention_oos"] >= 0.7
+def test_a_run_on_the_real_pipeline_reads_follow_ups_with_their_first_answer(fake_assistant):
+    questions = [_q(id="s", category="structure", gold=(10, 13, 15, 16), key="大力弘扬劳模精神", every=True,
+                    question="讲话分几个部分？"),
+                 _q(id="f", category="followup", gold=(13,), key="充分发挥", question="下一点呢？",
+                    history=("第一点讲的是什么？",))]
+    outcomes = evaluate.run(fake_assistant, questions, suggestions=False)
+    assert [o.cited[0][1] for o in outcomes] == [10, 13]
+    assert outcomes[1].interpreted_as and "2" in outcomes[1].interpreted_as
+    report = evaluate.report(outcomes, None, SPEECH_ID)
+    assert report["categories"]["structure"]["cites_every_part"] == 1.0
+    assert report["categories"]["followup"]["right_paragraph_first"] == 1.0
+    json.dumps(report, ensure_ascii=False)

@@ -1,5 +1,5 @@
-"""Faults on disk: a killed build, damaged or stale indexes through the CLI, a broken model cache, a read-only or
-unwritable index location, a model that does not exist."""
+"""Faults on disk: a writer killed at any moment, damaged or lost index files, read-only or unwritable corpora, a
+broken model cache, a model that does not exist."""
 
 from __future__ import annotations
 
@@ -9,112 +9,110 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-
 import served
-from qa import convert, store
+from click.testing import CliRunner
+from conftest import DOCS, SPEECH_ID
+from fakes import FakeEmbedder
+
 from qa.assistant import Assistant
 from qa.cli import cli
-from qa.config import BUNDLED_SOURCE, Settings
-
-DIGEST = store.sha256_bytes(BUNDLED_SOURCE.read_bytes())
-
-
-@pytest.fixture
-def good_index(assistant, index_dir, tmp_path) -> Path:
-    """A private copy of the session's sound, current index, as ``<tmp>/built/speech``."""
-    assistant.index  # noqa: B018
-    copy = tmp_path / "built" / "speech"
-    shutil.copytree(index_dir, copy)
-    return copy
+from qa.config import Settings
+from qa.corpus.folder import MANIFEST, Corpus
+from qa.models import cache
 
 
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
+def _answers(path: Path) -> None:
+    answer = Assistant(Settings(corpus=path), embedder=FakeEmbedder(), progress=None).ask("工匠精神是什么？")
+    assert answer.answered and answer.citations[0].document.id == SPEECH_ID
 
 
-def _answers(path: Path, embedder) -> None:
-    answer = Assistant(Settings(index_dir=path), embedder=embedder, progress=None).ask("工匠精神是什么？")
-    assert answer.answered and answer.citations[0].paragraph == 10
+def _ids(path: Path) -> list[str]:
+    return [d["id"] for d in json.loads((path / MANIFEST).read_text(encoding="utf-8"))["documents"]]
 
 
-def _leftovers(path: Path) -> list[str]:
-    return sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
+# -------------------------------------------------------------- killed writers
+
+SLOW_ADD = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from fakes import FakeEmbedder
+    from qa.corpus.folder import Corpus
+
+    class Slow(FakeEmbedder):
+        def passages(self, texts):
+            print("EMBEDDING", flush=True)
+            time.sleep(0.02 * len(texts))
+            return super().passages(texts)
+
+    Corpus({corpus!r}, Slow()).add([{file!r}])
+    print("DONE", flush=True)
+""")
 
 
-# -------------------------------------------------------------- killed builds
-
-
-def test_build_killed_while_embedding_leaves_the_previous_index(good_index, embedder, tmp_path):
-    before = (good_index / store.MANIFEST).read_text(encoding="utf-8")
-    log = tmp_path / "build.log"
-    with log.open("wb") as out:
-        build = subprocess.Popen([sys.executable, "-m", "qa", "build"], cwd=served.REPO, stdout=out, stderr=out,
-                                 env={**os.environ, **served.QUIET_ENV, "QA_INDEX_DIR": str(good_index)})
+@pytest.mark.parametrize("delay", [0.0, 0.3, 1.5])
+def test_a_writer_killed_while_adding_leaves_the_corpus_as_it_was(fresh_corpus, tmp_path, delay):
+    before = (fresh_corpus / MANIFEST).read_bytes()
+    script = SLOW_ADD.format(tests=str(Path(__file__).parent), corpus=str(fresh_corpus), file=str(DOCS / "doc_a.txt"))
+    writer = subprocess.Popen([sys.executable, "-c", script], cwd=served.REPO, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, **served.QUIET_ENV})
     try:
-        deadline = time.monotonic() + 120
-        while "Embedding" not in log.read_text(errors="replace") and time.monotonic() < deadline:
-            assert build.poll() is None, log.read_text(errors="replace")
-            time.sleep(0.05)
-        time.sleep(2.0)  # loading the model and embedding take several seconds more
-        assert build.poll() is None, "the build finished before it could be killed"
-        build.send_signal(signal.SIGKILL)
-        assert build.wait(30) == -signal.SIGKILL
+        assert writer.stdout.readline().strip() == "EMBEDDING"
+        time.sleep(delay)
+        assert writer.poll() is None, "the add finished before it could be killed"
+        writer.send_signal(signal.SIGKILL)
+        assert writer.wait(30) == -signal.SIGKILL
     finally:
-        build.kill()
-        build.wait()
-    assert (good_index / store.MANIFEST).read_text(encoding="utf-8") == before
-    store.load(good_index, source_hash=DIGEST, model=embedder.name)
-    _answers(good_index, embedder)
-    assert _leftovers(good_index) == []  # whatever the killed build left beside it is gone
+        writer.kill()
+        writer.wait()
+    assert (fresh_corpus / MANIFEST).read_bytes() == before
+    _answers(fresh_corpus)
+    corpus = Corpus(fresh_corpus, FakeEmbedder())
+    assert [a.new for a in corpus.add([DOCS / "doc_a.txt"])] == [True]  # the next writer finishes the job
+    assert _ids(fresh_corpus) == [SPEECH_ID, "doc-a"]
 
 
-def _assert_previous_index_is_back(index, embedder, manifest_before: str) -> None:
-    """The next load finds the previous index, clears what the dead build left, and answers."""
-    loaded = store.load(index, source_hash=DIGEST, model=embedder.name)
-    assert json.dumps(loaded.manifest, ensure_ascii=False, indent=2) == manifest_before
-    assert _leftovers(index) == []
-    _answers(index, embedder)
+def test_what_a_writer_killed_before_its_commit_wrote_is_ignored_then_tidied(fresh_corpus):
+    """Shard, vectors and BM25 of a document that never reached the manifest: readers do not see them."""
+    scratch = fresh_corpus.parent / "scratch"
+    shutil.copytree(fresh_corpus, scratch)
+    Corpus(scratch, FakeEmbedder()).add([DOCS / "doc_a.txt"])
+    manifest = json.loads((scratch / MANIFEST).read_text(encoding="utf-8"))
+    shutil.copytree(scratch / "shards" / "doc-a", fresh_corpus / "shards" / "doc-a")
+    shutil.copyfile(scratch / "vectors" / "doc-a.npz", fresh_corpus / "vectors" / "doc-a.npz")
+    shutil.copytree(scratch / manifest["lexical"], fresh_corpus / "lexical-99")
+    assert _ids(fresh_corpus) == [SPEECH_ID]
+    _answers(fresh_corpus)
+    Corpus(fresh_corpus, FakeEmbedder()).add([DOCS / "doc_b.md"])
+    assert not (fresh_corpus / "shards" / "doc-a").exists() and not (fresh_corpus / "vectors" / "doc-a.npz").exists()
+    assert not (fresh_corpus / "lexical-99").exists()
 
 
-def test_build_killed_before_its_rename_leaves_the_previous_index(good_index, embedder):
-    """What a SIGKILL leaves after the new folder is written, before it is renamed in: a complete stray folder."""
-    before = (good_index / store.MANIFEST).read_text(encoding="utf-8")
-    shutil.copytree(good_index, good_index.parent / f".tmp-speech-{_dead_pid()}")
-    _assert_previous_index_is_back(good_index, embedder, before)
+def test_a_writer_killed_after_its_commit_left_the_new_state(fresh_corpus):
+    """The manifest replaced, the old BM25 generation not yet deleted: the new state is whole."""
+    old = json.loads((fresh_corpus / MANIFEST).read_text(encoding="utf-8"))["lexical"]
+    keep = fresh_corpus.parent / "old-lexical"
+    shutil.copytree(fresh_corpus / old, keep)
+    corpus = Corpus(fresh_corpus, FakeEmbedder())
+    corpus.add([DOCS / "doc_a.txt"])
+    if not (fresh_corpus / old).exists():
+        shutil.copytree(keep, fresh_corpus / old)
+    assert _ids(fresh_corpus) == [SPEECH_ID, "doc-a"]
+    _answers(fresh_corpus)
 
 
-def test_build_killed_between_its_renames_restores_the_previous_index(good_index, embedder):
-    """The old folder renamed aside, the new one not yet renamed in: the next load puts the old one back."""
-    before = (good_index / store.MANIFEST).read_text(encoding="utf-8")
-    pid = _dead_pid()
-    shutil.copytree(good_index, good_index.parent / f".tmp-speech-{pid}")
-    os.rename(good_index, good_index.parent / f".old-speech-{pid}")
-    _assert_previous_index_is_back(good_index, embedder, before)
-
-
-def test_a_live_build_is_left_alone(good_index, embedder):
-    """Another process still writing its folder: a load must not touch it."""
-    busy = good_index.parent / f".tmp-speech-{os.getpid()}"
-    busy.mkdir()
-    store.load(good_index, source_hash=DIGEST, model=embedder.name)
-    assert busy.is_dir()
-
-
-# ---------------------------------------------------- damaged or stale, via CLI
+# ------------------------------------------------------------- damaged files
 
 
 @pytest.fixture
-def run(embedder, monkeypatch):
-    """``qa`` in process, with the session's model (so a rebuild does not load a second copy)."""
-    monkeypatch.setattr("qa.assistant.load_embedder", lambda name=None, progress=None: embedder)
+def run(monkeypatch):
+    """``qa`` in process, with the fake embedder in place of the real model."""
+    monkeypatch.setattr("qa.assistant.load_embedder", lambda name=None, progress=None: FakeEmbedder())
 
     def invoke(*args):
         return CliRunner().invoke(cli, list(args), catch_exceptions=False)
@@ -122,54 +120,64 @@ def run(embedder, monkeypatch):
     return invoke
 
 
-def test_cli_reports_a_damaged_index_in_one_line_and_rebuilds_it(run, good_index, embedder):
-    (good_index / store.VECTORS).write_bytes((good_index / store.VECTORS).read_bytes()[:500])  # truncated
-    result = run("ask", "--json", "--index", str(good_index), "工匠精神是什么？")
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-    first = result.stderr.splitlines()[0]
-    assert "vectors.faiss is missing or damaged" in first and first.endswith("Rebuilding.")
-    (line,) = result.stdout.splitlines()
-    assert json.loads(line)["citations"][0]["paragraph"] == 10
-    store.load(good_index, source_hash=DIGEST, model=embedder.name)  # sound on disk again
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
-def _set_model(path: Path, name: str) -> None:
-    manifest = json.loads((path / store.MANIFEST).read_text(encoding="utf-8"))
-    manifest["model"] = name
-    (path / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-
-
-# Without the source text there is nothing to rebuild from: the CLI says what is wrong, in one line.
 DAMAGE = {
-    "missing-passages": (lambda p: (p / store.PASSAGES).unlink(), "passages.json is missing or damaged"),
-    "other-model": (lambda p: _set_model(p, "some-other-model"), "built with model 'some-other-model'"),
-    "no-manifest": (lambda p: (p / store.MANIFEST).unlink(), "manifest missing"),
+    "vectors": lambda c: _flip(c / "vectors" / f"{SPEECH_ID}.npz"),
+    "paragraphs": lambda c: (c / "shards" / SPEECH_ID / "document.json").write_text("{", encoding="utf-8"),
+    "bm25": lambda c: _flip(next((c / json.loads((c / MANIFEST).read_text("utf-8"))["lexical"]).rglob("*.npy"))),
+    "background": lambda c: (c / "background.npy").unlink(),
+    "manifest": lambda c: (c / MANIFEST).write_text("not json", encoding="utf-8"),
 }
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_cli_with_a_bad_index_and_no_source_says_so_in_one_line(run, good_index, damage):
-    harm, said = DAMAGE[damage]
-    harm(good_index)
-    result = run("ask", "--index", str(good_index), "--source", str(good_index / "gone.txt"), "工匠精神")
-    assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and said in lines[0], lines
+def test_damage_is_reported_in_one_line_and_repaired(run, fresh_corpus, damage):
+    DAMAGE[damage](fresh_corpus)
+    result = run("ask", "--json", "--corpus", str(fresh_corpus), "工匠精神是什么？")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert any(word in result.stderr for word in ("damaged", "unreadable", "Repairing", "Rebuilding")), result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["citations"][0]["document"]["id"] == SPEECH_ID
+    Corpus(fresh_corpus, FakeEmbedder())._load(json.loads((fresh_corpus / MANIFEST).read_text(encoding="utf-8")))
 
 
-# ------------------------------------------------------------ unwritable index
+def test_a_lost_manifest_is_rebuilt_from_the_shards(run, fresh_corpus):
+    Corpus(fresh_corpus, FakeEmbedder()).add([DOCS / "doc_a.txt"])
+    (fresh_corpus / MANIFEST).unlink()
+    result = run("docs", "--json", "--corpus", str(fresh_corpus))
+    assert result.exit_code == 0, result.output
+    assert [d["id"] for d in json.loads(result.stdout)] == [SPEECH_ID, "doc-a"]
 
 
-def test_cli_build_into_an_unwritable_place_names_the_setting_before_embedding(run, tmp_path):
+def test_a_document_whose_text_and_file_are_both_lost_is_dropped_with_a_message(fresh_corpus):
+    corpus = Corpus(fresh_corpus, FakeEmbedder())
+    corpus.add([DOCS / "doc_a.txt"])
+    shutil.rmtree(fresh_corpus / "shards" / "doc-a")
+    (fresh_corpus / "documents" / "doc-a.txt").unlink()
+    messages: list[str] = []
+    again = Corpus(fresh_corpus, FakeEmbedder(), progress=messages.append)
+    assert [i.id for i in again.docs()] == [SPEECH_ID]
+    assert any("doc-a" in m and "lost" in m for m in messages), messages
+
+
+# ---------------------------------------------------- unwritable or read-only
+
+
+def test_adding_to_an_unwritable_place_names_the_setting_before_embedding(run, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     started = time.monotonic()
-    result = run("build", "--index", str(blocker / "speech"))
+    result = run("add", "--corpus", str(blocker / "corpus"), str(DOCS / "doc_a.txt"))
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("Error: ") and "QA_INDEX_DIR" in lines[-1] and "--index" in lines[-1]
-    assert not any("Embedding" in line for line in lines)  # refused before the slow part
+    assert lines[-1].startswith("Error: ") and "QA_CORPUS" in lines[-1] and "--corpus" in lines[-1]
+    assert not any("Embedding" in line for line in lines)
     assert time.monotonic() - started < 5
 
 
@@ -177,7 +185,7 @@ def _in_read_only_mount(folder: Path, args: list[str]) -> subprocess.CompletedPr
     """``python -m qa ARGS`` in a private mount namespace where ``folder`` is mounted read-only."""
     script = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
     command = ["unshare", "-m", "sh", "-c", script, "sh", str(folder), sys.executable, "-m", "qa", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=served.REPO,
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=served.REPO,
                           env={**os.environ, **served.QUIET_ENV})
 
 
@@ -190,66 +198,67 @@ def read_only_mounts():
         pytest.skip(f"unshare -m is not permitted here: {probe.stderr.decode(errors='replace').strip()}")
 
 
-def test_read_only_index_still_answers_and_a_build_there_names_the_setting(read_only_mounts, good_index):
-    folder = good_index.parent
-    asked = _in_read_only_mount(folder, ["ask", "--json", "--index", str(good_index), "工匠精神"])
+def test_a_read_only_corpus_still_answers_and_adding_there_names_the_setting(read_only_mounts, assistant,
+                                                                               corpus_dir, tmp_path):
+    copy = tmp_path / "ro" / "corpus"
+    shutil.copytree(corpus_dir, copy)
+    asked = _in_read_only_mount(copy.parent, ["ask", "--json", "--corpus", str(copy), "工匠精神"])
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["citations"][0]["paragraph"] == 10
-    built = _in_read_only_mount(folder, ["build", "--index", str(good_index)])
-    assert built.returncode == 1
-    last = built.stderr.strip().splitlines()[-1]
-    assert "Read-only file system" in last and "QA_INDEX_DIR" in last and "--index" in last, built.stderr
-    assert "Traceback" not in built.stderr and "Embedding" not in built.stderr
-    store.load(good_index, source_hash=DIGEST)  # untouched
+    added = _in_read_only_mount(copy.parent, ["add", "--corpus", str(copy), str(DOCS / "doc_a.txt")])
+    assert added.returncode == 1
+    last = added.stderr.strip().splitlines()[-1]
+    assert "Read-only file system" in last and "QA_CORPUS" in last, added.stderr
+    assert "Traceback" not in added.stderr and "Embedding" not in added.stderr
 
 
 # ------------------------------------------------------------------ the model
 
 
 def test_a_deleted_model_file_is_detected_and_the_model_converted_again(embedder, assistant, tmp_path, monkeypatch):
-    from qa.embed import DEFAULT_MODEL, SentenceTransformerEmbedder
+    from qa.models import DEFAULT_MODEL
+    from qa.models.embedders import SentenceTransformerEmbedder
 
-    assistant.index  # noqa: B018  (the shared cache holds a complete model by now)
     root = tmp_path / "models"
-    copy = convert.default_model_dir(root)
-    shutil.copytree(convert.default_model_dir(), copy, copy_function=os.link)  # hard links: only unlink in it
+    copy = cache.default_model_dir(root)
+    shutil.copytree(cache.default_model_dir(), copy, copy_function=os.link)  # hard links: only unlink in it
     (copy / "tokenizer.json").unlink()
-    monkeypatch.setenv(convert.MODEL_ENV, str(root))
+    monkeypatch.setenv(cache.MODEL_ENV, str(root))
     messages: list[str] = []
     fresh = SentenceTransformerEmbedder(DEFAULT_MODEL, progress=messages.append)
     vector = fresh.passages(["工匠精神是以爱国主义为核心的民族精神"])
     assert any("incomplete" in m for m in messages), messages
-    assert convert.is_materialized(copy)
+    assert cache.is_materialized(copy)
     reference = embedder.passages(["工匠精神是以爱国主义为核心的民族精神"])
     assert float(np.dot(vector[0], reference[0])) > 0.9999
 
 
-def test_a_damaged_model_file_of_the_right_size_is_detected(tmp_path):
+def test_a_damaged_model_file_of_the_right_size_is_detected(embedder, tmp_path):
     copy = tmp_path / "model"
-    shutil.copytree(convert.default_model_dir(), copy, copy_function=os.link)
-    assert convert.is_intact(copy)
+    shutil.copytree(cache.default_model_dir(), copy, copy_function=os.link)
+    assert cache.is_intact(copy)
     config = copy / "config.json"
     size = config.stat().st_size
     config.unlink()  # a hard link: replace it, never write into it
     config.write_bytes(b"{" + b" " * (size - 1))
-    assert convert.is_materialized(copy)  # the fast check sees only sizes
-    assert not convert.is_intact(copy)
+    assert cache.is_materialized(copy)  # the fast check sees only sizes
+    assert not cache.is_intact(copy)
 
 
 @pytest.mark.parametrize("model", ["/nonexistent", "./no/such/model", "~/no-such-model"])
 @pytest.mark.parametrize("command", ["ask", "build"])
 def test_a_model_folder_that_does_not_exist_is_one_clear_line(tmp_path, model, command):
-    args = [command, "--model", model, "--index", str(tmp_path / "index")] + (["工匠精神"] if command == "ask" else [])
+    args = [command, "--model", model, "--corpus", str(tmp_path / "corpus")] + (["工匠精神"] if command == "ask" else [])
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and model in lines[0] and "does not exist" in lines[0] and "--model" in lines[0]
-    assert not (tmp_path / "index").exists()
+    assert not (tmp_path / "corpus").exists()
 
 
 def test_a_model_missing_from_the_offline_cache_is_one_line(tmp_path):
-    result = CliRunner().invoke(cli, ["build", "--model", "no-such-org/no-such-model", "--index",
-                                      str(tmp_path / "index")], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["add", "--model", "no-such-org/no-such-model", "--corpus", str(tmp_path / "c"),
+                                      str(DOCS / "doc_a.txt")], catch_exceptions=False)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "no-such-org/no-such-model" in errors[0]

@@ -1,14 +1,17 @@
-"""The load test (qa.loadtest): a short run against a real ``qa serve``, and its limits and checks."""
+"""The load test (qa.tools.loadtest, `qa loadtest`): a short run against a real ``qa serve``, its limits and checks."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from click.testing import CliRunner
 
 import served
-from qa import loadtest
+from qa.cli import cli
+from qa.config import MAX_QUESTION_CHARS
 from qa.errors import InputError
+from qa.tools import loadtest
 
 
 def test_short_run_has_no_errors_and_no_dropped_requests(served_api):
@@ -33,11 +36,29 @@ def test_run_stops_at_the_request_limit(served_api):
     assert result["pid"] == served_api.pid  # found from the port
 
 
-def test_main_prints_one_json_object(served_api, capsys):
-    code = loadtest.main(["--url", served_api.url, "--clients", "2", "--duration", "1", "--json"])
-    (line,) = capsys.readouterr().out.strip().splitlines()
+def test_command_prints_one_json_object(served_api):
+    result = CliRunner().invoke(cli, ["loadtest", "--url", served_api.url, "--clients", "2", "--duration", "1",
+                                      "--json"])
+    (line,) = result.stdout.strip().splitlines()
     data = json.loads(line)
-    assert code == 0 and data["errors"] == 0 and data["requests"] > 0
+    assert result.exit_code == 0 and data["errors"] == 0 and data["requests"] > 0
+    assert data["clients"] == 2 and data["pid"] == served_api.pid
+
+
+def test_command_prints_a_report_for_people(served_api):
+    result = CliRunner().invoke(cli, ["loadtest", "--url", served_api.url, "--clients", "1", "--duration", "1",
+                                      "--max-requests", "3"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("3 requests from 1 clients in ") and lines[-1] == "PASS"
+
+
+def test_command_fails_when_the_run_fails():
+    port = served.free_port()  # nothing listens on it
+    result = CliRunner().invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{port}", "--clients", "1",
+                                      "--max-requests", "2", "--timeout", "1", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["dropped"] == 2
 
 
 def test_a_server_that_is_not_there_counts_as_dropped(tmp_path):
@@ -69,10 +90,47 @@ def test_refuses_other_hosts_and_bad_limits(url, kwargs):
         loadtest.run(url, **kwargs)
 
 
-def test_main_reports_bad_arguments_in_one_line(capsys):
-    assert loadtest.main(["--url", "http://example.org"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("Error: ") and "this machine" in err[0]
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://example.org", "this machine"),
+        ("ftp://127.0.0.1:7860", "must look like http://127.0.0.1:7860"),
+        ("http://127.0.0.1:99999", "must look like http://127.0.0.1:7860"),
+    ],
+)
+def test_command_reports_a_bad_url_in_one_line(url, says):
+    result = CliRunner().invoke(cli, ["loadtest", "--url", url])
+    assert result.exit_code == 1 and result.stdout == ""
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: ") and says in err[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--clients", "0"], ["--clients", "501"], ["--duration", "0"], ["--max-requests", "0"], ["--timeout", "-1"]],
+)
+def test_command_refuses_bad_limits_before_asking(args):
+    result = CliRunner().invoke(cli, ["loadtest", "--url", "http://example.org", *args])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1].startswith(f"Error: Invalid value for '{args[0]}'")
+
+
+@pytest.mark.parametrize(
+    ("question", "invalid"),
+    [
+        ("工匠精神是什么？", False),
+        ("What is the spirit of craftsmanship?", False),
+        ("明天北京会下雨吗？", False),
+        ("劳" * MAX_QUESTION_CHARS, False),
+        ("", True),
+        ("   ", True),
+        ("？？？！！！", True),
+        ("😀🎉👍", True),
+        ("劳" * (MAX_QUESTION_CHARS + 1), True),
+    ],
+)
+def test_expected_invalid_follows_the_library_check(question, invalid):
+    assert loadtest.expected_invalid(question) is invalid
 
 
 def test_percentiles_are_nearest_rank():

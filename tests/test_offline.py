@@ -11,13 +11,16 @@ import sys
 import pytest
 
 import served
+from qa.corpus.folder import MANIFEST
+
+SPEECH_ID = "speech-2020-11-24"
 
 # Runs inside the namespace: bring loopback up, start the server with an audit hook that logs every socket
 # address it connects to or looks up, ask it over loopback, stop it, print what happened as JSON.
 DRIVER = r"""
 import fcntl, json, os, socket, struct, subprocess, sys, time, urllib.parse, urllib.request
 
-repo, index, log, audit, port, boot = sys.argv[1:7]
+repo, corpus, log, audit, port, boot = sys.argv[1:7]
 probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 flags = struct.unpack("16sH14x", fcntl.ioctl(probe, 0x8913, struct.pack("16sH14x", b"lo", 0)))[1]  # SIOCGIFFLAGS
 fcntl.ioctl(probe, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))  # SIOCSIFFLAGS: IFF_UP
@@ -27,7 +30,7 @@ try:
 except OSError as exc:
     outside = type(exc).__name__ + ": " + str(exc)
 
-env = dict(os.environ, QA_INDEX_DIR=index, PYTHONUNBUFFERED="1")
+env = dict(os.environ, QA_CORPUS=corpus, PYTHONUNBUFFERED="1")
 with open(log, "wb") as out:
     server = subprocess.Popen([sys.executable, boot, audit, "serve", "--host", "127.0.0.1", "--port", port],
                               cwd=repo, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
@@ -88,15 +91,16 @@ def _namespace() -> list[str]:
     pytest.skip("no network namespace can be made here (" + "; ".join(tried) + ")")
 
 
-def test_serve_answers_with_no_network_and_connects_nowhere_else(assistant, index_dir, document, tmp_path):
+def test_serve_answers_with_no_network_and_connects_nowhere_else(assistant, corpus_dir, tmp_path):
     unshare = _namespace()
     assistant.index  # noqa: B018  (built and current: the server only loads it)
+    manifest = (corpus_dir / MANIFEST).read_bytes()
     audit = tmp_path / "audit.jsonl"
     log = tmp_path / "serve.log"
     boot = tmp_path / "boot.py"
     boot.write_text(BOOT, encoding="utf-8")
     run = subprocess.run(
-        [*unshare, sys.executable, "-c", DRIVER, str(served.REPO), str(index_dir), str(log), str(audit), "7860",
+        [*unshare, sys.executable, "-c", DRIVER, str(served.REPO), str(corpus_dir), str(log), str(audit), "7860",
          str(boot)],
         capture_output=True, text=True, timeout=240, env={**os.environ, **served.QUIET_ENV},
     )
@@ -105,9 +109,13 @@ def test_serve_answers_with_no_network_and_connects_nowhere_else(assistant, inde
     assert result["outside"].startswith("OSError") or "unreachable" in result["outside"], result["outside"]
     assert result["exit"] is None, "the server stopped early:\n" + log.read_text(errors="replace")[-2000:]
     craft, english, weather = result["answers"]
-    assert craft["answered"] and craft["citations"][0]["paragraph"] == 10
-    assert english["answered"] and english["citations"][0]["paragraph"] == 10
-    assert not weather["answered"]
+    for answer in (craft, english):
+        assert answer["answered"], answer
+        assert answer["citations"][0]["document"]["id"] == SPEECH_ID
+        assert answer["citations"][0]["paragraph"] == 10
+    assert not weather["answered"] and not weather["citations"]
+    assert "Embedding" not in log.read_text(errors="replace"), "the server loaded the corpus, it did not rebuild it"
+    assert (corpus_dir / MANIFEST).read_bytes() == manifest
     assert result["page"] == 200
     events = [json.loads(line) for line in audit.read_text().splitlines()] if audit.exists() else []
     assert {"event": "socket.bind", "address": "('127.0.0.1', 7860)"} in events  # the hook saw the server listen

@@ -1,120 +1,107 @@
-"""The on-disk index: round trip, staleness, corruption, atomic replacement."""
+"""The exact vector store: a file per document, every vector scanned, HNSW past a size; filters and ids."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import numpy as np
 import pytest
 
-from qa import store
-from qa.assistant import Assistant
-from qa.config import BUNDLED_SOURCE, Settings
 from qa.errors import StoreError
+from qa.stores import exact
+from qa.stores.base import Filter, chunk_id
+from qa.stores.exact import ExactStore
 
 
-@pytest.fixture(scope="module")
-def built(document, embedder, tmp_path_factory):
-    path = tmp_path_factory.mktemp("store") / "speech"
-    digest = store.sha256_bytes(BUNDLED_SOURCE.read_bytes())
-    return store.build(document, digest, embedder, path), digest
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_round_trip(built, document, embedder):
-    index, digest = built
-    loaded = store.load(index.path, source_hash=digest, model=embedder.name)
-    assert loaded.document == document
-    assert loaded.passages == index.passages
-    assert len(loaded.passages) == loaded.manifest["passages"]
-    assert loaded.clauses == index.clauses and list(loaded.clause_owner) == list(index.clause_owner)
-    units = len(index.passages) + len(document.paragraphs) + len(index.clauses) + loaded.manifest["background"]
-    assert len(loaded.rows) == units and list(loaded.rows) == list(index.rows)
-    assert loaded.vectors.ntotal == loaded.manifest["vectors"] == len(set(loaded.rows.tolist())) < units
-    assert loaded.manifest["dim"] == embedder.dim
-    assert loaded.manifest["model"] == embedder.name
-    assert "工匠精神" in loaded.terms
-    for p in loaded.passages:
-        assert document.paragraph(p.paragraph).text[p.start : p.end] == p.text
+@pytest.fixture
+def store(tmp_path) -> ExactStore:
+    rng = np.random.default_rng(1)
+    store = ExactStore(tmp_path / "vectors", 8)
+    store.add("a", np.arange(1, 6), _unit(rng.normal(size=(5, 8))))
+    store.add("b", np.arange(10, 14), _unit(rng.normal(size=(4, 8))))
+    return store
 
 
-def test_build_leaves_no_temporary_folders(built):
-    index, _ = built
-    assert sorted(x.name for x in index.path.parent.iterdir()) == ["speech"]
+def test_chunk_ids_are_stable_and_positive():
+    assert chunk_id("speech/10/0-22/sentence") == chunk_id("speech/10/0-22/sentence")
+    assert chunk_id("speech/10/0-22/sentence") != chunk_id("speech/10/0-22/clause")
+    assert 0 <= chunk_id("x") < 2**63
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error"),
-    [({"source_hash": "0" * 64}, store.StaleIndexError), ({"model": "another-model"}, store.StaleIndexError)],
-)
-def test_stale_index_is_detected(built, kwargs, error):
-    with pytest.raises(error):
-        store.load(built[0].path, **kwargs)
+def test_search_returns_the_nearest_ids_best_first(store):
+    target = store._parts["b"].vectors[store._parts["b"].rows[2]]
+    ids, scores = store.search(target, 3)
+    assert ids[0] == 12 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert list(scores) == sorted(scores, reverse=True)
+    assert store.count() == 9 and store.count("a") == 5 and store.documents() == ["a", "b"]
 
 
-def _copy(index, tmp_path):
-    import shutil
-
-    target = tmp_path / "copy"
-    shutil.copytree(index.path, target)
-    return target
-
-
-@pytest.mark.parametrize(
-    "damage",
-    [
-        lambda p: (p / store.VECTORS).write_bytes((p / store.VECTORS).read_bytes()[:100]),
-        lambda p: (p / store.PASSAGES).unlink(),
-        lambda p: (p / store.PASSAGES).write_text("{}", encoding="utf-8"),
-        lambda p: (p / store.MANIFEST).write_text("not json", encoding="utf-8"),
-        lambda p: (p / store.MANIFEST).unlink(),
-    ],
-    ids=["truncated-faiss", "missing-passages", "altered-passages", "bad-manifest", "no-manifest"],
-)
-def test_damage_is_detected_in_one_clear_error(built, tmp_path, damage):
-    path = _copy(built[0], tmp_path)
-    damage(path)
-    with pytest.raises(store.CorruptIndexError) as caught:
-        store.load(path)
-    assert "\n" not in str(caught.value)
+def test_a_filter_keeps_to_some_documents(store):
+    target = store._parts["b"].vectors[0]
+    ids, _ = store.search(target, 9, Filter(frozenset({"a"})))
+    assert set(ids) == {1, 2, 3, 4, 5}
+    assert len(store.search(target, 0)[0]) == 0
 
 
-def test_damaged_index_is_rebuilt_and_answers(built, embedder, tmp_path):
-    path = _copy(built[0], tmp_path)
-    (path / store.VECTORS).write_bytes(b"garbage")
-    assistant = Assistant(Settings(index_dir=path), embedder=embedder, progress=None)
-    answer = assistant.ask("网约工")
-    assert answer.answered and answer.citations[0].paragraph == 16
-    store.load(path, model=embedder.name)  # sound again on disk
+def test_identical_vectors_are_kept_once(tmp_path):
+    store = ExactStore(tmp_path / "v", 4)
+    vectors = _unit(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0]], dtype=np.float32))
+    store.add("a", np.array([7, 8, 9]), vectors)
+    assert store.distinct() == 2 and store.count() == 3
+    ids, scores = store.search(vectors[0], 3)
+    assert set(ids[:2]) == {7, 9} and scores[0] == scores[1]
 
 
-def test_changed_source_triggers_a_rebuild(embedder, tmp_path):
-    source = tmp_path / "speech.txt"
-    source.write_bytes(BUNDLED_SOURCE.read_bytes())
-    settings = Settings(source=source, index_dir=tmp_path / "index")
-    first = Assistant(settings, embedder=embedder, progress=None).index
-    source.write_text(source.read_text(encoding="utf-8") + "\n同志们！\n\n大家辛苦了。\n", encoding="utf-8")
-    second = Assistant(settings, embedder=embedder, progress=None).index
-    assert second.manifest["source_sha256"] != first.manifest["source_sha256"]
-    assert second.document.paragraphs[-1].text == "大家辛苦了。"
+def test_save_and_load_round_trip_and_tidy(store, tmp_path):
+    store.save()
+    loaded = ExactStore.load(tmp_path / "vectors", 8, ["a", "b"])
+    probe = store._parts["a"].vectors[1]
+    assert np.array_equal(loaded.search(probe, 9)[0], store.search(probe, 9)[0])
+    loaded.delete("b")
+    loaded.save()
+    assert sorted(p.name for p in (tmp_path / "vectors").iterdir()) == ["a.npz"]
+    (tmp_path / "vectors" / "stray.npz").write_bytes(b"left by a dead writer")
+    loaded.tidy(["a"])
+    assert sorted(p.name for p in (tmp_path / "vectors").iterdir()) == ["a.npz"]
 
 
-def test_index_without_source_still_loads(built, embedder, tmp_path):
-    path = _copy(built[0], tmp_path)
-    settings = Settings(source=tmp_path / "gone.txt", index_dir=path)
-    assert Assistant(settings, embedder=embedder, progress=None).ask("工匠精神").answered
+@pytest.mark.parametrize("damage", ["truncate", "missing"])
+def test_a_damaged_file_is_a_store_error(store, tmp_path, damage):
+    """A file cut short or gone; a flipped byte inside is found by the corpus's checksums (tests/test_faults.py)."""
+    store.save()
+    path = tmp_path / "vectors" / "a.npz"
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        path.unlink()
+    with pytest.raises(StoreError, match="a.npz"):
+        ExactStore.load(tmp_path / "vectors", 8, ["a", "b"])
+    assert ExactStore.load(tmp_path / "vectors", 8, ["a", "b"], strict=False).documents() == ["b"]
 
 
-@pytest.mark.parametrize("where", ["under-a-file", "proc"])
-def test_unwritable_location_names_the_setting(document, embedder, tmp_path, where):
-    # Root may write into read-only folders, so use places no one can create folders in.
-    blocker = tmp_path / "a-file"
-    blocker.write_text("x")
-    dest = blocker / "speech" if where == "under-a-file" else Path("/proc/qa-speech-index")
-    with pytest.raises(StoreError, match="QA_INDEX_DIR"):
-        store.build(document, "x", embedder, dest)
+def test_wrong_shapes_are_refused(tmp_path):
+    store = ExactStore(tmp_path / "v", 4)
+    with pytest.raises(ValueError):
+        store.add("a", np.array([1, 2]), np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError):
+        store.add("a", np.array([1]), np.zeros((1, 5), np.float32))
 
 
-def test_manifest_records_checksums(built):
-    manifest = json.loads((built[0].path / store.MANIFEST).read_text(encoding="utf-8"))
-    assert set(manifest["files"]) == {store.VECTORS, store.PASSAGES}
-    assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
+def test_past_the_limit_an_hnsw_graph_answers_and_is_saved(tmp_path, monkeypatch):
+    monkeypatch.setattr(exact, "HNSW_FROM", 100)
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng.normal(size=(400, 16)))
+    store = ExactStore(tmp_path / "v", 16)
+    store.add("a", np.arange(400), vectors)
+    store.save()
+    flat_ids = np.argsort(-(vectors @ vectors[5]))[:10]
+    ids, _ = store.search(vectors[5], 10)
+    assert ids[0] == 5 and len(set(ids) & set(flat_ids)) >= 9
+    assert len(list((tmp_path / "v").glob("hnsw-*.faiss"))) == 1
+    again = ExactStore.load(tmp_path / "v", 16, ["a"])
+    assert again.search(vectors[5], 1)[0][0] == 5
+    again.add("b", np.arange(1000, 1100), _unit(rng.normal(size=(100, 16))))
+    again.search(vectors[5], 1)
+    assert len(list((tmp_path / "v").glob("hnsw-*.faiss"))) == 1  # the graph of the old documents is gone

@@ -80,7 +80,8 @@ def topic_of(question: str, language: str, tokenizer: Tokenizer | None = None) -
         run: list[str] = []
         for word, flag in posseg(tokenizer).lcut(_SCAFFOLD_ZH.sub("，", question.replace("的", "之")), HMM=False):
             if (flag in _NOUNS and re.search(r"[\u4e00-\u9fff]", word) and word not in _FOLLOW_ZH) or (run and word == "之") \
-                    or (flag == "m" and len(word) >= 2 and re.search(r"[\u4e00-\u9fff]", word)):
+                    or (flag == "m" and len(word) >= 2 and re.search(r"[\u4e00-\u9fff]", word)
+                        and word[-1] not in "个支名位项条种批家份件次届"):
                 run.append(word)
             elif run:
                 break
@@ -192,6 +193,10 @@ def resolve(question: str, language: str, words: list[str], history: Sequence[Tu
             return Reading(label, label, anchors, StructureAsk("paragraph", (n + step,), doc_id), intents.STRUCTURE)
     asked_lang = "zh" if re.search(r"[\u4e00-\u9fff]", asked) else "en"
     topic = topic_of(asked, asked_lang, tokenizer) if asked_lang == language else ""
+    pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
+    if pronoun and topic and (zh or generic):
+        text = (_PRONOUN_ZH if zh else _PRONOUN_EN).sub(topic, question, count=1)
+        return Reading(text, text, anchors)
     kind = intents.intent_of(question)
     if generic and short and kind in (intents.REASON, intents.METHOD, intents.DEFINITION) and topic:
         text = _phrase(kind, topic, language)
@@ -205,8 +210,4 @@ def resolve(question: str, language: str, words: list[str], history: Sequence[Tu
             else:
                 text = _phrase(intents.intent_of(asked), new, language)
             return Reading(text, text, anchors)
-    pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
-    if pronoun and topic and (zh or generic):
-        text = (_PRONOUN_ZH if zh else _PRONOUN_EN).sub(topic, question, count=1)
-        return Reading(text, text, anchors)
     return None

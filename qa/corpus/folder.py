@@ -144,6 +144,9 @@ class Corpus:
         except StoreError as exc:
             self.progress(f"{exc} Rebuilding the index from the documents.")
             manifest = self._repair()
+        if manifest is None and (self.path / SHARDS).is_dir() and any((self.path / SHARDS).iterdir()):
+            self.progress(f"The corpus manifest at {self.path} is missing; rebuilding it from the documents.")
+            manifest = self._repair()
         if manifest is None:
             if not self.seed:
                 raise StoreError(f"There is no corpus at {self.path}. Add a document first: "
@@ -346,8 +349,9 @@ class Corpus:
             digest = hashlib.sha256(originals[0].read_bytes()).hexdigest() if originals else ""
             infos.append(DocInfo(id=document.id, title=document.title, date=document.date,
                                  speaker=document.speaker, paragraphs=len(document.paragraphs),
-                                 file=originals[0].name if originals else "", sha256=digest))
-        return infos
+                                 file=originals[0].name if originals else "", sha256=digest,
+                                 added=str(originals[0].stat().st_mtime if originals else shard.stat().st_mtime)))
+        return sorted(infos, key=lambda i: float(i.added))  # in the order they were added, as far as files tell
 
     def _reread(self, info: DocInfo) -> Document:
         original = self.path / ORIGINALS / info.file

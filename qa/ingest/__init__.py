@@ -99,9 +99,12 @@ def decode(raw: bytes, path: Path) -> str:
 
 def plain(text: str) -> Laid:
     """Plain text: a header (title, date, speaker), then hard-wrapped lines or blank-line paragraphs."""
-    lines = [line.strip() for line in clean(text).split("\n")]
+    lines = [line if line == layout.PAGE_BREAK else line.strip() for line in clean(text).split("\n")]
     top = header.find(lines)
-    return Laid(layout.paragraphs(lines[top.body_start :]), title=top.title, date=top.date, speaker=top.speaker)
+    # The lines above the body (a title) may come back as running headers at the top of later pages.
+    known = [line for line in lines[: top.body_start] if line.strip()] + ([top.title] if top.title else [])
+    return Laid(layout.paragraphs(lines[top.body_start :], furniture=known), title=top.title, date=top.date,
+                speaker=top.speaker)
 
 
 def document(laid: Laid, title: str | None = None, date: str | None = None, speaker: str | None = None,

@@ -128,7 +128,8 @@ def _dated(lines: list[str], top: list[int], last: dict[str, int]) -> Header | N
         return None
     date, speaker = date_line(lines[top[k]])
     end = meta = top[k]
-    after = [i for i in top[k + 1 :] if last[furniture_key(lines[i])] == i]
+    # The speaker's line is the one right below the date (a line that stands again further down is a header).
+    after = [i for i in top[k + 1 : k + 2] if last[furniture_key(lines[i])] == i]
     before = [i for i in top[:k] if last[furniture_key(lines[i])] == i] or top[k - 1 : k]
     if speaker is None:
         for j in (after[0] if after else None, before[-1] if len(before) > 1 else None):

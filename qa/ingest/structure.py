@@ -17,6 +17,8 @@ NUMERAL = "零一二三四五六七八九十"
 # Part headings as speeches and reports number them: run-in 第一，…… and 一、…… (or a heading of their own).
 ORDINAL_HEADING = re.compile(rf"^第([{NUMERAL}]{{1,3}})[，、,：:]\s*")
 LIST_HEADING = re.compile(rf"^([{NUMERAL}]{{1,3}})[、．.]\s*")
+# A heading of its own numbered in digits: 1. 基本情况, 2、主要做法.
+_DIGIT_HEADING = re.compile(r"^(\d{1,2})[、．.]\s*")
 # Either style, for telling a heading sentence from the rest.
 PART_HEADING = re.compile(rf"^(?:第[{NUMERAL}]{{1,3}}[，、,：:]|[{NUMERAL}]{{1,3}}[、．.])\s*")
 # A year written in digits (1950, 2021).
@@ -101,8 +103,11 @@ def sections(texts: Sequence[str], headings: dict[int, str] | None = None) -> tu
     if headings:
         for number, (index, heading) in enumerate(sorted(headings.items()), start=1):
             m = LIST_HEADING.match(heading) or ORDINAL_HEADING.match(heading)
+            digits = _DIGIT_HEADING.match(heading)
             if m:
                 number, heading = chinese_numeral(m[1]), heading[m.end() :]
+            elif digits:
+                number, heading = int(digits[1]), heading[digits.end() :]
             opens[index] = Section(number=number, label=part_label(number), heading=heading.strip())
     else:
         for pattern in (LIST_HEADING, ORDINAL_HEADING):

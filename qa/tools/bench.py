@@ -77,6 +77,7 @@ def synthetic_documents(paragraphs: int, folder: Path, documents: int = DOCUMENT
     pieces = [c.text.rstrip("，、；：。！？”“") for c in chunks_of(speech).clauses]
     pieces = [p for p in pieces if len(p) >= 2]
     rng = random.Random(seed)
+    documents = max(1, min(documents, paragraphs))
     folder.mkdir(parents=True, exist_ok=True)
     files, per = [], max(1, paragraphs // documents)
     for d in range(documents):
@@ -110,7 +111,7 @@ def scale_point(embedder: DefaultEmbedder, paragraphs: int, progress: Callable[[
         result = {
             "documents": len(index.infos), "paragraphs": len(index.table.paragraphs),
             "sentences": len(index.table.sentences), "units": len(index.table), "vectors": index.store.distinct(),
-            "index": "hnsw" if index.store.distinct() > 200_000 else "flat", "int8": bool(embedder.int8),
+            "index": "hnsw" if index.store.distinct() > 200_000 else "flat", "int8": bool(getattr(embedder, "int8", False)),
             "build_s": round(build_s, 1), "add_paragraphs": 50, "add_s": round(add_s, 1),
             "warm_ask_ms": timing["warm_ask"], "retrieve_ms": timing["retrieve"],
             "cold_ask_s": cold_ask(Path(tmp) / "corpus", runs=3),

@@ -322,7 +322,7 @@ def describe(result: dict) -> str:
     memory = (f"server RSS {result['rss_start_mb']} MB → {result['rss_end_mb']} MB (max {result['rss_max_mb']} MB)"
               if result["rss_start_mb"] is not None else "server RSS unknown (pass --pid)")
     lines = [
-        f"{result['requests']} requests from {result['clients']} clients in {result['seconds']} s: "
+        f"{result['requests']} requests from {result['clients']} client{'s' if result['clients'] != 1 else ''} in {result['seconds']} s: "
         f"{result['throughput']} replies/s",
         f"latency p50 {result['p50_ms']} ms · p95 {result['p95_ms']} ms · p99 {result['p99_ms']} ms · "
         f"max {result['max_ms']} ms",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.tokens import Tokenizer, learn_terms, normalize
+from qa.lexical.words import Tokenizer, learn_terms, normalize
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,9 @@ def test_tokens(plain, text, expected):
 
 def test_normalize_folds_width_and_drops_invisible_characters():
     assert normalize("Ｑ：\u202e十四五\x00") == "q:十四五"
+
+
+def test_the_documents_speakers_are_stopwords():
+    """A question that names the speaker asks about the speech, not about the name."""
+    assert "习近平" in Tokenizer()("习近平讲了什么？")
+    assert Tokenizer(stopwords=["习近平"])("习近平讲了什么？") == []
