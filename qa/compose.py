@@ -81,11 +81,12 @@ def not_given(query: Query, index: Index, related: Sequence[Citation], missing: 
     """The reply when the text discusses the topic but does not give the asked fact: 讲话提到了…，但没有说…"""
     english = query.language != "zh"
     name = scope_name(index, query.documents, english)
-    topic = (query.focus[0] if query.focus else "") or ("this topic" if english else "这个话题")
+    topic = (query.focus[0] if query.focus else "") or "这个话题"
     fact = missing or ("that" if english else "这一点")
     places = "; ".join(where(c, english, title=False) for c in related)
     if english:
-        return (f"{name[0].upper() + name[1:]} mentions {topic} ({places}) but does not say {fact}.")
+        # The topic is not echoed: an English question's words left without its asking words rarely read well.
+        return f"{name[0].upper() + name[1:]} touches on this ({places}) but does not say {fact}."
     return f"{name}提到了{topic}（{places}），但没有说{fact}。"
 
 

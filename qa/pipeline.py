@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -18,6 +20,8 @@ from qa.retrieve import Retrieval, Retriever
 from qa.types import Answer, Query, Turn
 
 STAGES = ("analyse", "embed", "retrieve", "rerank", "decide", "compose", "suggest")
+# Suggestions checked already, per question and the turn it follows: the same answer brings the same ones.
+CHECKED_FOLLOW_UPS = 2048
 
 
 @dataclass
@@ -43,9 +47,33 @@ class Pipeline:
         self.index = index
         self.embedder = embedder
         self.retriever = Retriever(index, self.embed)
+        self._checked: OrderedDict[tuple, Answer] = OrderedDict()
+        self._checked_lock = threading.Lock()
 
     def embed(self, text: str) -> np.ndarray:
         return self.embedder.queries([text])[0]
+
+    def follow_up(self, question: str, turns: tuple[Turn, ...], documents: frozenset[str] | None = None) -> Answer:
+        """The answer to ``question`` asked after ``turns`` (no suggestions), remembered for the next time."""
+        last = turns[-1] if turns else None
+        cited = tuple((c.get("document", {}).get("id"), c.get("paragraph"))
+                      for c in (last.answer.get("citations") or ())) if last else ()
+        key = (question, documents, last.question if last else "", last.answer.get("interpreted_as") if last else None,
+               cited)
+        with self._checked_lock:
+            if key in self._checked:
+                self._checked.move_to_end(key)
+                return self._checked[key]
+        answer = self.run(question, history=turns, documents=documents, suggestions=False).answer
+        with self._checked_lock:
+            self._checked[key] = answer
+            while len(self._checked) > CHECKED_FOLLOW_UPS:
+                self._checked.popitem(last=False)
+        return answer
+
+    def _suggest(self, query: Query, answer: Answer, documents: frozenset[str] | None) -> Answer:
+        found = suggest.after(query, answer, self.index, lambda q, turns: self.follow_up(q, turns, documents))
+        return replace(answer, suggestions=found)
 
     def run(self, question: str, quotes: int = 3, history: Sequence[Turn] = (),
             documents: frozenset[str] | None = None, margin_shift: float = 0.0, suggestions: bool = True) -> Trace:
@@ -82,7 +110,7 @@ class Pipeline:
             if answer is not None:
                 lap("compose")
                 if suggestions:
-                    answer = replace(answer, suggestions=suggest.after(query, answer, self.index))
+                    answer = self._suggest(query, answer, documents)
                     lap("suggest")
                 return Trace(query, answer, None, None, timings)
         vector = self.embed(query.search)
@@ -96,7 +124,7 @@ class Pipeline:
             if answer is not None:
                 lap("compose")
                 if suggestions:
-                    answer = replace(answer, suggestions=suggest.after(query, answer, self.index))
+                    answer = self._suggest(query, answer, documents)
                     lap("suggest")
                 return Trace(query, answer, None, found, timings)
         decision = decide(query, found, self.index, margin_shift)
@@ -104,6 +132,6 @@ class Pipeline:
         answer = compose(query, found, decision, self.index, quotes)
         lap("compose")
         if suggestions:
-            answer = replace(answer, suggestions=suggest.after(query, answer, self.index))
+            answer = self._suggest(query, answer, documents)
             lap("suggest")
         return Trace(query, answer, decision, found, timings)

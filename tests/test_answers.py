@@ -175,6 +175,29 @@ def test_english_questions_get_english_framing(assistant):
     assert answer.language == "en" and "paragraph 12" in answer.answer
     refusal = assistant.ask("How do I renew my passport?")
     assert refusal.language == "en" and "does not address" in refusal.answer
+    related = assistant.ask("How much money do model workers get as a bonus?")
+    assert not related.answered and related.related and "does not say the number" in related.answer
+    assert related.answer.isascii() is False and "Paragraph" in related.answer  # the title stays Chinese
+
+
+@pytest.mark.parametrize("question", ["工匠精神是什么？", "快递员的权益怎么保障？", "讲话分为几个部分？", "明天北京会下雨吗？",
+                                      "What is the spirit of craftsmanship?"])
+def test_every_suggestion_is_answered_when_clicked_with_something_new(assistant, question):
+    answer = assistant.ask(question)
+    assert 1 <= len(answer.suggestions) <= 3
+    shown = {c.quote for c in answer.citations}
+    history = [{"question": question, "answer": answer.to_dict()}]
+    for suggestion in answer.suggestions:
+        assert (suggestion.isascii()) == (answer.language == "en")  # offered in the question's language
+        reply = assistant.ask(suggestion, history=history)
+        assert reply.answered, suggestion
+        assert sum(c.quote not in shown for c in reply.citations) * 2 >= len(reply.citations), suggestion
+
+
+def test_suggestions_follow_the_part_and_leave_small_talk_alone(assistant):
+    assert "第二部分讲了什么？" in assistant.ask("第一部分讲了什么？").suggestions
+    assert "What is part 3 about?" in assistant.ask("What does part 2 say?").suggestions
+    assert assistant.ask("你好").suggestions == ()
 
 
 @pytest.mark.parametrize("question", ["同志们", "<img src=x onerror=alert(1)>", "Comrades!"])

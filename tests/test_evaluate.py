@@ -83,3 +83,51 @@ def test_a_run_on_the_real_pipeline_reads_follow_ups_with_their_first_answer(fak
     assert report["categories"]["structure"]["cites_every_part"] == 1.0
     assert report["categories"]["followup"]["right_paragraph_first"] == 1.0
     json.dumps(report, ensure_ascii=False)
+
+
+def _row(in_scope, confidence, margin=0.05, english=False, passes=True):
+    from qa.tools.calibrate import Row
+
+    return Row(english=english, in_scope=in_scope, passes=passes, confidence=confidence, margin=margin, bridged=True)
+
+
+def test_calibration_puts_the_bar_in_the_middle_of_the_gap_between_answerable_and_not():
+    from qa.models.calibration import Calibration
+    from qa.tools.calibrate import fit, summary
+
+    rows = [_row(True, c) for c in (0.90, 0.92, 0.95)] + [_row(False, c) for c in (0.80, 0.84)]
+    rows += [_row(True, c, english=True) for c in (0.70, 0.75)] + [_row(False, 0.60, english=True)]
+    found = fit(rows, Calibration(threshold_zh=0.5, threshold_en=0.5))
+    assert 0.84 < found.threshold_zh < 0.90 and 0.60 < found.threshold_en < 0.70
+    assert found.calibrated
+    assert summary(rows, found) == {"out_of_scope_refused": 1.0, "in_scope_refused": 0.0}
+    # A wrong answer costs twice a wrong refusal: with an out-of-scope question at 0.93 between answerable ones at
+    # 0.90 and 0.95, a bar above it (refusing 0.90) costs 1 and a bar below it (quoting for it) costs 2.
+    rows.remove(_row(True, 0.92))
+    rows.append(_row(False, 0.93))
+    assert 0.93 < fit(rows, found).threshold_zh < 0.95
+
+
+def test_calibrate_keeps_the_bars_in_the_corpus_manifest(fake_assistant):
+    from qa.tools import calibrate
+
+    questions = [_q(id="a", question="工匠精神是什么？"), _q(id="b", category="oos", gold=(), key="",
+                                                          question="明天北京会下雨吗？")]
+    found = calibrate.calibrate(fake_assistant, questions)
+    manifest = json.loads((fake_assistant.settings.corpus / "corpus.json").read_text(encoding="utf-8"))
+    assert manifest["calibration"] == found["calibration"] and found["questions"] == 2
+    assert fake_assistant.index.calibration.to_dict() == found["calibration"]  # the next answer uses them
+    assert "calibration for" in describe.calibration(found)
+
+
+def test_compare_ranks_with_each_baseline_beside_the_shipped_pipeline(fake_assistant):
+    from qa.tools import baselines
+
+    questions = [_q(id="k", category="keyword", gold=(16,), question="快递员"),
+                 _q(id="z", gold=(10,), question="工匠精神是什么？", split="test")]
+    result = baselines.compare(fake_assistant, questions)
+    assert set(result) == {"bm25", "bm25+bridge", "dense paragraphs", "dense chunks", "rrf", "shipped"}
+    assert result["bm25"]["tune"]["keyword"] == {"n": 1, "hit_rate@1": 1.0, "hit_rate@3": 1.0, "mrr@10": 1.0}
+    assert result["shipped"]["test"]["zh"]["n"] == 1
+    assert "bm25+bridge" in describe.evaluation({"tune": evaluate.report([], "tune", SPEECH_ID),
+                                                 "test": evaluate.report([], "test", SPEECH_ID), "compare": result})

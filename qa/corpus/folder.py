@@ -282,6 +282,27 @@ class Corpus:
         self._index = None
         return self.index
 
+    def set_calibration(self, calibration: Calibration) -> str:
+        """Keep decision bars measured for the corpus's model in its manifest (`qa eval --calibrate`).
+
+        Returns:
+            The manifest's path.
+
+        Raises:
+            StoreError: There is no corpus here, or it cannot be written.
+        """
+        with self._lock():
+            manifest = self._manifest()
+            if manifest is None:
+                raise StoreError(f"There is no corpus at {self.path} to keep the calibration in.")
+            manifest["calibration"] = calibration.to_dict()
+            try:
+                write_json(self.path / MANIFEST, manifest, indent=1)
+            except OSError as exc:
+                raise _unwritable(self.path, exc) from exc
+        self._index = None
+        return str(self.path / MANIFEST)
+
     def _current(self, everything: bool = False) -> tuple[dict[str, Any], list[DocInfo], dict[str, Document],
                                                            ExactStore]:
         """Under the lock: the committed state made whole before a change. Damaged files are dropped and what

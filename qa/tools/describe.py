@@ -36,12 +36,14 @@ def evaluation(result: dict[str, Any]) -> str:
             lines.append(f"  {row['margin_shift']:+.2f}: out of scope refused {row['out_of_scope_refused'] or 0:.0%}, "
                          f"in scope refused {row['in_scope_refused'] or 0:.0%}")
     if "compare" in result:
+        shown = ("zh", "keyword", "en", "type")
         lines.append("")
-        lines.append(f"{'method':17} {'split':5} " + " ".join(f"{c + ' Hit@1/Hit@3':>19}" for c in ("zh", "keyword", "en")))
+        lines.append("paragraph ranking, Hit@1 / Hit@3, by method (questions asked without history):")
+        lines.append(f"{'method':17} {'half':5} " + " ".join(f"{c:>13}" for c in shown))
         for method, splits in result["compare"].items():
             for split, cats in splits.items():
-                cells = " ".join(f"{cats[c]['hit_rate@1']:>10.2f} / {cats[c]['hit_rate@3']:.2f}" if c in cats else
-                                 f"{'':>19}" for c in ("zh", "keyword", "en"))
+                cells = " ".join(f"{cats[c]['hit_rate@1']:>6.2f} / {cats[c]['hit_rate@3']:.2f}" if c in cats else
+                                 f"{'':>13}" for c in shown)
                 lines.append(f"{method:17} {split:5} {cells}")
     return "\n".join(lines)
 
@@ -75,6 +77,8 @@ def calibration(found: dict[str, Any]) -> str:
     for key, value in found["calibration"].items():
         if key not in ("model", "calibrated"):
             lines.append(f"  {key:16} {value}")
-    lines.append(f"out of scope refused {found['out_of_scope_refused']:.0%}, in scope refused "
-                 f"{found['in_scope_refused']:.0%}")
+    before = found["before"]
+    lines.append(f"on the {found['questions']} tuning questions it decides: out of scope refused "
+                 f"{found['out_of_scope_refused']:.0%}, in scope refused {found['in_scope_refused']:.0%} "
+                 f"(with the bars before: {before['out_of_scope_refused']:.0%} and {before['in_scope_refused']:.0%})")
     return "\n".join(lines)

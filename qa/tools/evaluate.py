@@ -122,16 +122,16 @@ def _gold(o: Outcome, doc: str) -> set[tuple[str, int]]:
     return {(o.question.doc or doc, n) for n in o.question.gold}
 
 
-def _share(flags: Iterable[bool]) -> float | None:
+def share(flags: Iterable[bool]) -> float | None:
     flags = list(flags)
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
-def _hit(ranking: list[tuple[str, int]], gold: set[tuple[str, int]], k: int) -> bool:
+def hit_at(ranking: list[tuple[str, int]], gold: set[tuple[str, int]], k: int) -> bool:
     return any(p in gold for p in ranking[:k])
 
 
-def _mrr(ranking: list[tuple[str, int]], gold: set[tuple[str, int]]) -> float:
+def reciprocal_rank(ranking: list[tuple[str, int]], gold: set[tuple[str, int]]) -> float:
     for rank, p in enumerate(ranking[:10], start=1):
         if p in gold:
             return 1.0 / rank
@@ -168,26 +168,26 @@ def report(outcomes: list[Outcome], split: str | None, doc: str) -> dict[str, An
             entry: dict[str, Any] = {"n": len(rows)}
             if scope:
                 for k in (1, 3, 5):
-                    entry[f"hit_rate@{k}"] = _share(_hit(o.ranking, _gold(o, doc), k) for o in rows)
-                entry["mrr@10"] = round(sum(_mrr(o.ranking, _gold(o, doc)) for o in rows) / len(rows), 4)
-                entry["right_paragraph_first"] = _share(j["paragraph"] for j in judged)
-                entry["first_quote_answers"] = _share(j["quote"] for j in judged if rows[0].question.key or True)
-                entry["some_quote_answers"] = _share(j["any_quote"] for j in judged)
-                entry["refused_wrongly"] = _share(not j["answered"] for j in judged)
+                    entry[f"hit_rate@{k}"] = share(hit_at(o.ranking, _gold(o, doc), k) for o in rows)
+                entry["mrr@10"] = round(sum(reciprocal_rank(o.ranking, _gold(o, doc)) for o in rows) / len(rows), 4)
+                entry["right_paragraph_first"] = share(j["paragraph"] for j in judged)
+                entry["first_quote_answers"] = share(j["quote"] for j in judged if rows[0].question.key or True)
+                entry["some_quote_answers"] = share(j["any_quote"] for j in judged)
+                entry["refused_wrongly"] = share(not j["answered"] for j in judged)
                 every = [j["every_part"] for j, o in zip(judged, rows) if o.question.every]
                 if every:
-                    entry["cites_every_part"] = _share(every)
+                    entry["cites_every_part"] = share(every)
                 for lang in ("zh", "en"):
                     part = [j["paragraph"] for j, o in zip(judged, rows) if o.question.lang == lang]
                     if part and len(part) < len(rows):
-                        entry[f"right_paragraph_first_{lang}"] = _share(part)
+                        entry[f"right_paragraph_first_{lang}"] = share(part)
             else:
-                entry["refused"] = _share(j["refused"] for j in judged)
+                entry["refused"] = share(j["refused"] for j in judged)
                 if category == "near":
-                    entry["related_right"] = _share(j["related"] for j in judged)
+                    entry["related_right"] = share(j["related"] for j in judged)
             result["categories"][name] = entry
     in_scope = [judge(o, doc) for o in chosen if o.question.in_scope]
-    result["in_scope_refused"] = _share(not j["answered"] for j in in_scope)
+    result["in_scope_refused"] = share(not j["answered"] for j in in_scope)
     result["failures"] = [failure(o, doc) for o in chosen if not _passed(o, doc)]
     return result
 
@@ -219,8 +219,8 @@ def tradeoff(assistant: Assistant, questions: list[Question], shifts=(-0.04, -0.
     for shift in shifts:
         outcomes = run(assistant, tune, margin_shift=shift, suggestions=False)
         rows.append({"margin_shift": shift,
-                     "out_of_scope_refused": _share(not o.answered for o in outcomes if not o.question.in_scope),
-                     "in_scope_refused": _share(not o.answered for o in outcomes if o.question.in_scope)})
+                     "out_of_scope_refused": share(not o.answered for o in outcomes if not o.question.in_scope),
+                     "in_scope_refused": share(not o.answered for o in outcomes if o.question.in_scope)})
     return rows
 
 
