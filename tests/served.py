@@ -141,6 +141,8 @@ class BackgroundServer:
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, timeout: float = 60) -> None:
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        # Gradio's heartbeat streams (a browser tab, gradio_client) would hold up a graceful shutdown for ~15 s.
+        self.config.timeout_graceful_shutdown = 1
         self.server = uvicorn.Server(self.config)
         self.timeout = timeout
         self.thread = threading.Thread(target=self.server.run, name="qa-web", daemon=True)

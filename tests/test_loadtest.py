@@ -50,7 +50,7 @@ def test_command_prints_a_report_for_people(served_api):
                                       "--max-requests", "3"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("3 requests from 1 clients in ") and lines[-1] == "PASS"
+    assert lines[0].startswith("3 requests from 1 client in ") and lines[-1] == "PASS"
 
 
 def test_command_fails_when_the_run_fails():

@@ -1,29 +1,27 @@
-"""Gradio front end: the chat that quotes the speech, the full text in 原文, and the ``ask`` API endpoint."""
+"""Gradio front end: the chat that quotes the documents, the documents in 原文, and the ``ask`` API endpoint."""
 
 from __future__ import annotations
 
-import html
+import functools
 import logging
 import os
-import re
-from pathlib import Path
+import warnings
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Gradio's queue sets pandas options that pandas 3 deprecates: harmless, and nothing a user of the chat can fix.
+warnings.filterwarnings("ignore", message=r".*(no_silent_downcasting|The copy keyword is deprecated)", module=r"gradio\.")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from qa.analysis import clean_question  # noqa: E402
-from qa.assistant import Assistant  # noqa: E402
-from qa.compose import where  # noqa: E402
-from qa.config import Settings  # noqa: E402
-from qa.errors import InputError, QAError  # noqa: E402
-from qa.types import Answer, Citation, Document  # noqa: E402
-from ui.gate import MAX_CONCURRENT_ANSWERS, Gate  # noqa: E402
+from qa.analysis import clean_question
+from qa.assistant import MAX_HISTORY, Assistant
+from qa.errors import InputError, QAError
+from qa.types import Document
+from ui.chat import as_text, documents_html, header_markdown, to_messages
+from ui.gate import MAX_CONCURRENT_ANSWERS, Gate
 
 log = logging.getLogger(__name__)
-
-STATIC = Path(__file__).parent / "static"
 
 EXAMPLES = [
     "工匠精神指的是什么？",
@@ -33,6 +31,7 @@ EXAMPLES = [
     "What does the speech say about labour education in schools?",
     "明天北京会下雨吗？",
 ]
+EXAMPLES_DOC = "speech-2020-11-24"  # the bundled speech, which the examples ask about
 
 INPUT_MESSAGES = {
     "empty": "请输入一个问题。",
@@ -40,20 +39,24 @@ INPUT_MESSAGES = {
     "no_words": "问题里没有可以检索的文字，请用中文或英文提问。",
     "not_text": "问题必须是文字。",
     "bad_quotes": "引用句数只能是 1、2 或 3。",
+    "bad_history": "对话记录无法使用，请清空对话后再问。",
+    "bad_doc": "请从列表中选择文档。",
+    "unknown_doc": "所选的文档已不在文档库中，请刷新页面后重新选择。",
 }
 SERVER_TROUBLE = "服务暂时出错，请稍后再试。"
+API_TROUBLE = "The assistant failed on this request; try again or report it."
+
+ALL_DOCS = "*"  # the scope selector's "all documents" (document ids are [a-z0-9-])
 
 # Gradio's queue: at most two answers run at once (one per core, as in ui.gate), and at most 64 wait in line —
 # about a second of work at ~50 answers/s — so a burst gets a prompt "queue full" instead of an ever longer wait.
 QUEUE_CONCURRENCY = MAX_CONCURRENT_ANSWERS
 QUEUE_MAX_SIZE = 64
-CONCURRENCY_ID = "assistant"
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+CONCURRENCY_ID = "assistant"  # every event that answers a question; the rate limit counts these
 
 
 def quotes_value(value: object) -> object:
-    """The number of quotes as the library wants it: whole floats (2.0 from JSON or a slider) become ints.
+    """The number of quotes as the library wants it: whole floats (2.0 from a JavaScript client) become ints.
 
     Anything else is passed on unchanged for ``Assistant.ask`` to accept or reject with ``bad_quotes``.
     """
@@ -70,204 +73,178 @@ def user_message(exc: QAError, assistant: Assistant) -> str:
     return f"{SERVER_TROUBLE}（{exc}）"
 
 
-def as_text(text: str) -> str:
-    """Text that the chat's Markdown renderer shows literally: HTML escaped, Markdown punctuation backslashed."""
-    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
+def api_error(exc: Exception) -> gr.Error:
+    """A ``gr.Error`` with a message for any failure of an API endpoint (Gradio sends ``null`` for anything else)."""
+    if isinstance(exc, InputError):
+        return gr.Error(f"{exc} (code: {exc.code})", print_exception=False)
+    if isinstance(exc, QAError):
+        return gr.Error(f"{exc or API_TROUBLE} (code: server_error)", print_exception=False)
+    log.exception("API endpoint failed", exc_info=exc)
+    return gr.Error(f"{API_TROUBLE} (code: server_error)", print_exception=False)
 
 
-def highlight_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    """A paragraph as escaped HTML with each ``(start, end)`` span in ``<mark>``; overlapping spans merge."""
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start < merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    out, at = [], 0
-    for start, end in merged:
-        out.append(html.escape(text[at:start]))
-        out.append("<mark>" + html.escape(text[start:end]) + "</mark>")
-        at = end
-    out.append(html.escape(text[at:]))
-    return "".join(out)
+def api_endpoint(fn):
+    """``fn`` with every failure turned into a ``gr.Error`` with a message (see :func:`api_error`)."""
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise api_error(exc) from exc
+
+    return guarded
 
 
-def highlight(citation: Citation) -> str:
-    """The cited paragraph as escaped HTML with the quoted sentence marked."""
-    return highlight_spans(citation.text, [(citation.start, citation.end)])
+def documents_of(assistant: Assistant) -> list[Document]:
+    """The corpus's documents in its order (reloaded if the corpus changed)."""
+    return list(assistant.index.documents.values())
 
 
-def cite_link(paragraph: int, label: str) -> str:
-    """A link to paragraph ``paragraph`` in the 原文 tab (ui/static/cite.js switches the tab and scrolls)."""
-    return f'<a class="qa-cite" href="#p-{paragraph}">{html.escape(label)}</a>'
+def scope_choices(documents: list[Document]) -> list[tuple[str, str]]:
+    """The chat's document selector: all documents, then each by title."""
+    return [("全部文档", ALL_DOCS), *((f"《{d.title or d.id}》", d.id) for d in documents)]
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The reply: each quote as a blockquote followed by its linked citation, or the refusal."""
-    if not answer.answered:
-        return as_text(answer.answer)
-    blocks = [f"> {as_text(c.quote)}\n\n—— {cite_link(c.paragraph, where(c))}" for c in answer.citations]
-    return "\n\n".join(blocks)
-
-
-def source_title(citation: Citation) -> str:
-    """The heading of a collapsible source block: 原文 第16段 · 第四部分：<part heading>."""
-    heading = f"：{citation.section_heading}" if citation.section_heading else ""
-    return f"原文 {where(citation)}{heading}"
-
-
-def to_messages(answer: Answer) -> list[gr.ChatMessage]:
-    """An answer as chat messages: the quotes, then each cited paragraph in a collapsible block."""
-    messages = [gr.ChatMessage(role="assistant", content=answer_markdown(answer))]
-    spans: dict[int, list[tuple[int, int]]] = {}
-    first: dict[int, Citation] = {}
-    for citation in answer.citations:
-        spans.setdefault(citation.paragraph, []).append((citation.start, citation.end))
-        first.setdefault(citation.paragraph, citation)
-    for n, citation in first.items():
-        body = (
-            f'<div class="qa-source"><p>{highlight_spans(citation.text, spans[n])}</p>'
-            f"<p>{cite_link(n, f'在「原文」中查看第{n}段 →')}</p></div>"
-        )
-        messages.append(
-            gr.ChatMessage(role="assistant", content=body, metadata={"title": source_title(citation), "status": "done"})
-        )
-    return messages
-
-
-def chinese_date(iso: str | None) -> str:
-    """2020-11-24 as 2020年11月24日; anything else as it is."""
-    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", iso or "")
-    if not match:
-        return iso or ""
-    year, month, day = match.groups()
-    return f"{year}年{int(month)}月{int(day)}日"
-
-
-def speech_html(document: Document) -> str:
-    """The whole speech with paragraph numbers and parts, each paragraph addressable as #p-N."""
-    meta = "　".join(x for x in (document.speaker or "", chinese_date(document.date)) if x)
-    parts = [
-        '<div class="qa-speech">',
-        f"<h2>{html.escape(document.title or '')}</h2>",
-        f"<p class='meta'>{html.escape(meta)}</p>",
-    ]
-    current = None
-    for p in document.paragraphs:
-        if p.section != current:
-            if p.section:
-                parts.append(f"<h3>{html.escape(p.section.label)}　{html.escape(p.section.heading)}</h3>")
-            else:
-                parts.append("<hr>")
-        current = p.section
-        parts.append(f"<p id='p-{p.n}'><span class='pn'>{p.n}</span>{html.escape(p.text)}</p>")
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
-def header_markdown(document: Document) -> str:
-    """Title, speaker and date of the speech, and one line on how the chat answers."""
-    meta = " · ".join(as_text(x) for x in (document.speaker or "", chinese_date(document.date)) if x)
-    return (
-        f"# 讲话问答\n**《{as_text(document.title or '讲话')}》** {meta}\n\n"
-        "用中文或英文提问，回答只引用讲话原文，并注明出自第几段、第几部分；点击出处可跳到「原文」中的那一段。"
-    )
-
-
-def page_options() -> dict:
-    """The page's CSS and JavaScript, for ``Blocks.launch`` and ``gr.mount_gradio_app`` alike."""
-    return {
-        "css": (STATIC / "app.css").read_text(encoding="utf-8"),
-        "js": (STATIC / "cite.js").read_text(encoding="utf-8"),
-    }
+def examples(assistant: Assistant) -> list[dict]:
+    """Example questions for the empty chat: about the bundled speech, or about the corpus's own topics."""
+    if EXAMPLES_DOC in assistant.index.documents:
+        return [{"text": e} for e in EXAMPLES]
+    return [{"text": f"关于「{topic}」讲了什么？"} for topic in assistant.index.topics()[:4]]
 
 
 def build_app(assistant: Assistant, gate: Gate | None = None) -> gr.Blocks:
     """The Gradio app around one assistant, its queue configured for this machine.
 
     Args:
-        assistant: Answers the questions; its model and index load on the first question if not loaded yet.
+        assistant: Answers the questions; its model and corpus load on the first question if not loaded yet.
         gate: Shared with other edges (the JSON API) so they count against the same concurrency limit.
     """
     gate = gate or Gate(assistant)
-    document = next(iter(assistant.index.documents.values()))
+    documents = documents_of(assistant)
 
     def check(message: str) -> None:
-        # A separate step without outputs: its gr.Error shows as a toast and leaves the conversation untouched
-        # (an error in `respond` would also lay an error badge over the chat).
+        # A step of its own without outputs: its gr.Error shows as a toast and leaves the conversation untouched.
         try:
             clean_question(message, assistant.settings.max_question_chars)
         except InputError as exc:
             raise gr.Error(user_message(exc, assistant), print_exception=False) from exc
+        except Exception as exc:
+            log.exception("checking a question failed")
+            raise gr.Error(SERVER_TROUBLE, print_exception=False) from exc
 
-    def respond(message: str, history: list | None, quotes: int) -> tuple[str, list]:
+    def respond(message: str, history: list | None, turns: list | None, quotes: int,
+                scope: str | None) -> tuple[str, list, list]:
+        doc = None if scope in (None, "", ALL_DOCS) else scope
         try:
-            answer = gate.ask(message, quotes=quotes_value(quotes))
+            answer = gate.ask(message, quotes=quotes_value(quotes), history=turns or None, doc=doc)
         except QAError as exc:
             raise gr.Error(user_message(exc, assistant), print_exception=False) from exc
         except Exception as exc:  # the reader gets a message, the log gets the details
             log.exception("chat failed")
             raise gr.Error(SERVER_TROUBLE, print_exception=False) from exc
         shown = [gr.ChatMessage(role="user", content=as_text(message)), *to_messages(answer)]
-        return "", [*(history or []), *shown]
+        turns = [*(turns or []), {"question": answer.question, "answer": answer.to_dict()}][-MAX_HISTORY:]
+        return "", [*(history or []), *shown], turns
 
-    def respond_example(history: list | None, quotes: int, event: gr.SelectData) -> tuple[str, list]:
-        return respond(event.value["text"], history, quotes)
+    def pick_option(event: gr.SelectData) -> str:
+        return event.value if isinstance(event.value, str) else ""
 
-    def ask(question: str, quotes: int | None = None) -> dict:
-        """Answer a question about the speech with at most `quotes` (1–3) quoted sentences.
+    def pick_example(event: gr.SelectData) -> str:
+        return (event.value or {}).get("text", "") if isinstance(event.value, dict) else ""
 
-        Returns the answer JSON: question, answered, answer (Markdown), confidence, citations.
-        """
+    def refresh() -> tuple[str, dict, str]:
         try:
-            return gate.ask(question, quotes=quotes_value(quotes)).to_dict()
-        except InputError as exc:
-            raise gr.Error(f"{exc} (code: {exc.code})", print_exception=False) from exc
-        except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+            current = documents_of(assistant)
+        except Exception as exc:
+            log.exception("listing the documents failed")
+            raise gr.Error(SERVER_TROUBLE, print_exception=False) from exc
+        return (header_markdown(current), gr.update(choices=scope_choices(current), visible=len(current) > 1),
+                documents_html(current))
 
+    @api_endpoint
+    def ask(question: str, quotes: int | None = None, history: list[dict] | None = None,
+            doc: str | None = None) -> dict:
+        """Answer a question with at most `quotes` (1–3) quoted sentences, from one document (`doc`, its id) or all.
+
+        `history`: the conversation so far, oldest first, as [{"question": …, "answer": <the answer JSON>}], so that
+        a follow-up such as "它是怎么形成的？" is read in context. Returns the answer JSON: question, answered, answer
+        (Markdown), confidence, citations, related, interpreted_as, suggestions, language.
+        """
+        return gate.ask(question, quotes=quotes_value(quotes), history=history, doc=doc).to_dict()
+
+    @api_endpoint
+    def docs() -> list[dict]:
+        """The documents of the corpus: id, title, date, speaker and number of paragraphs."""
+        return [info.to_dict() for info in assistant.index.infos]
+
+    @api_endpoint
+    def document(doc: str) -> dict:
+        """One document by id: title, date, speaker and numbered paragraphs with their parts."""
+        found = assistant.index.documents.get(doc) if isinstance(doc, str) else None
+        if found is None:
+            raise InputError(f"No document {doc!r}; the endpoint docs lists them.", code="unknown_doc")
+        return found.to_dict()
+
+    @api_endpoint
     def speech() -> dict:
-        """The speech: title, date, speaker and numbered paragraphs with their parts."""
-        return document.to_dict()
+        """The first document of the corpus (the speech), as `document` gives it."""
+        return document(documents_of(assistant)[0].id)
 
-    events = {"concurrency_limit": QUEUE_CONCURRENCY, "concurrency_id": CONCURRENCY_ID}
+    answering = {"concurrency_limit": QUEUE_CONCURRENCY, "concurrency_id": CONCURRENCY_ID}
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
     with gr.Blocks(title="讲话问答", analytics_enabled=False) as app:
-        gr.Markdown(header_markdown(document), elem_classes="qa-header")
+        header = gr.Markdown(header_markdown(documents), elem_classes="qa-header")
+        turns = gr.State([])
         with gr.Tabs(elem_classes="qa-tabs"):
-            with gr.Tab("问答", id="chat"):
+            with gr.Tab("问答", id="chat", elem_id="qa-tab-chat"):
                 chatbot = gr.Chatbot(
                     height="min(560px, 62vh)",
                     label="对话",
                     show_label=False,
-                    placeholder="**请提出关于这篇讲话的问题**<br>中英文均可，例如：",
-                    examples=[{"text": e} for e in EXAMPLES],
+                    placeholder="**请提出关于这些文档的问题**<br>中英文均可，例如：" if len(documents) > 1 else
+                    "**请提出关于这篇讲话的问题**<br>中英文均可，例如：",
+                    examples=examples(assistant),
                     latex_delimiters=[],
                     buttons=["copy"],
                     layout="panel",
+                    autoscroll=False,  # ui/static/qa-page.js scrolls the new question to the top instead
                     elem_classes="qa-chat",
                 )
-                textbox = gr.Textbox(
-                    placeholder="例如：工匠精神指的是什么？",
-                    show_label=False,
-                    submit_btn="提问",
-                    lines=1,
-                    max_lines=4,
-                    autofocus=True,
-                    elem_classes="qa-question",
-                )
+                with gr.Row(elem_classes="qa-ask-row"):
+                    scope = gr.Dropdown(scope_choices(documents), value=ALL_DOCS, label="在哪篇文档中找",
+                                        show_label=False, container=False, visible=len(documents) > 1, scale=1,
+                                        min_width=200, elem_classes="qa-scope")
+                    textbox = gr.Textbox(placeholder="例如：工匠精神指的是什么？", label="问题", show_label=False,
+                                         submit_btn="提问", lines=1, max_lines=4, autofocus=True, scale=4,
+                                         elem_classes="qa-question")
                 with gr.Accordion("设置", open=False, elem_classes="qa-settings"):
-                    quotes = gr.Radio(
-                        [1, 2, 3], value=assistant.settings.quotes, label="最多引用几句", info="每个回答引用的原文句数"
-                    )
-            with gr.Tab("原文", id="speech"):
-                gr.HTML(speech_html(document), js_on_load=None, elem_id="qa-speech")
-        checked = textbox.submit(check, textbox, None, api_visibility="private", concurrency_limit=None,
-                                 show_progress="hidden")
-        checked.success(respond, [textbox, chatbot, quotes], [textbox, chatbot], api_visibility="private",
-                        show_progress="hidden", **events)
-        chatbot.example_select(respond_example, [chatbot, quotes], [textbox, chatbot], api_visibility="private",
-                               show_progress="hidden", **events)
-        gr.api(ask, api_name="ask", **events)
+                    quotes = gr.Radio([1, 2, 3], value=assistant.settings.quotes, label="最多引用几句",
+                                      info="每个回答引用的原文句数")
+            with gr.Tab("原文", id="speech", elem_id="qa-tab-speech"):
+                view = gr.HTML(documents_html(documents), elem_id="qa-speech")
+        ask_inputs, ask_outputs = [textbox, chatbot, turns, quotes, scope], [textbox, chatbot, turns]
+        free = {"concurrency_limit": None, **quiet}
+        # A typed question, a suggested follow-up and an example all take one path: into the box, checked, answered.
+        checks = [textbox.submit(check, textbox, None, **free)]
+        for picked in (chatbot.option_select(pick_option, None, textbox, **free),
+                       chatbot.example_select(pick_example, None, textbox, **free)):
+            checks.append(picked.success(check, textbox, None, **free))
+        for checked in checks:
+            checked.success(respond, ask_inputs, ask_outputs, **quiet, **answering)
+        chatbot.clear(list, None, turns, **free)
+        app.load(refresh, None, [header, scope, view], concurrency_limit=None, **quiet)
+        gr.api(ask, api_name="ask", **answering)
+        gr.api(docs, api_name="docs", concurrency_limit=None)
+        gr.api(document, api_name="document", concurrency_limit=None)
         gr.api(speech, api_name="speech", concurrency_limit=None)
     app.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return app
+
+
+def answering_events(app: gr.Blocks) -> tuple[set[int], set[str]]:
+    """The fn_index of every event that answers a question, and the api_name of every such endpoint."""
+    fns = [fn for fn in app.fns.values() if fn.concurrency_id == CONCURRENCY_ID]
+    return {fn._id for fn in fns}, {fn.api_name for fn in fns if fn.api_name and fn.api_visibility == "public"}

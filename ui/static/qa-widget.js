@@ -4,8 +4,10 @@
 //   <qa-widget src="http://127.0.0.1:7860" transport="fetch"></qa-widget>
 //
 // Attributes: src (the server; default: where this script comes from), transport ("fetch": the JSON API
-// /api/ask; "gradio": the Gradio endpoint /ask through @gradio/client, vendored beside this file), quotes (1–3).
-// Every text from the server or the reader goes into the page with textContent, never as HTML.
+// /api/ask; "gradio": the Gradio endpoint /ask through @gradio/client, vendored beside this file), quotes (1–3),
+// doc (answer from this document only: its id, see /api/docs).
+// The widget keeps the conversation, so a follow-up ("它是怎么形成的？") is read in context; suggested follow-ups
+// are buttons. Every text from the server or the reader goes into the page with textContent, never as HTML.
 
 const MESSAGES = {
   empty: "请输入一个问题。",
@@ -13,6 +15,8 @@ const MESSAGES = {
   no_words: "问题里没有可以检索的文字，请用中文或英文提问。",
   not_text: "问题必须是文字。",
   bad_quotes: "引用句数只能是 1、2 或 3。",
+  unknown_doc: "没有这篇文档。",
+  rate_limited: "提问太频繁了，请稍后再试。",
   network: "连接不上问答服务，请稍后再试。",
   server_error: "服务暂时出错，请稍后再试。",
 };
@@ -31,13 +35,14 @@ function fetchTransport(base) {
     return data;
   };
   return {
-    ask: (question, quotes) =>
+    ask: (question, quotes, history, doc) =>
       fetch(new URL("api/ask", base), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question, quotes }),
+        body: JSON.stringify({ question, quotes, history, doc }),
       }).then(json),
-    speech: () => fetch(new URL("api/speech", base)).then(json),
+    document: (id) => fetch(new URL(`api/document/${encodeURIComponent(id)}`, base)).then(json),
+    docs: () => fetch(new URL("api/docs", base)).then(json),
   };
 }
 
@@ -53,8 +58,9 @@ async function gradioTransport(base) {
     }
   };
   return {
-    ask: (question, quotes) => call("/ask", { question, quotes }),
-    speech: () => call("/speech", {}),
+    ask: (question, quotes, history, doc) => call("/ask", { question, quotes, history, doc }),
+    document: (id) => call("/document", { doc: id }),
+    docs: () => call("/docs", {}),
   };
 }
 
@@ -71,6 +77,9 @@ const STYLE = `
   .error { color: #b91c1c; }
   blockquote { margin: .6em 0 .1em; padding-left: .8em; border-left: 3px solid #ea580c; }
   .cite { margin: 0 0 .6em; color: #4b5563; }
+  .context { color: #6b7280; margin: .4em 0 0; }
+  .suggestions { display: flex; flex-wrap: wrap; gap: .4em; margin: .6em 0; }
+  .suggestions button { background: white; color: #c2410c; border: 1px solid #fdba74; padding: .25em .8em; }
   a { color: #c2410c; cursor: pointer; }
   details { margin: .4em 0; border: 1px solid #e5e7eb; border-radius: 8px; padding: .3em .8em; }
   summary { cursor: pointer; color: #374151; }
@@ -91,8 +100,18 @@ function element(tag, attributes = {}, ...children) {
   return node;
 }
 
-function where(citation) {
-  return `第${citation.paragraph}段` + (citation.section ? ` · ${citation.section}` : "");
+const WORDS = {
+  zh: { source: "原文", related: "相关段落", context: "按上文理解为：", next: "接着问：" },
+  en: { source: "Source:", related: "Related passage:", context: "Read in context as: ", next: "Ask next: " },
+};
+
+function where(citation, english = false) {
+  const title = citation.document?.title;
+  if (english) {
+    const place = `paragraph ${citation.paragraph}` + (citation.section_number ? `, part ${citation.section_number}` : "");
+    return title ? `“${title}”, ${place}` : place;
+  }
+  return (title ? `《${title}》` : "") + `第${citation.paragraph}段` + (citation.section ? ` · ${citation.section}` : "");
 }
 
 function highlighted(text, spans) {
@@ -145,10 +164,13 @@ class QaWidget extends HTMLElement {
       return;
     }
     const quotes = Number(this.getAttribute("quotes") || 3);
+    const doc = this.getAttribute("doc") || null;
+    this.turns = this.turns || [];
     this.button.disabled = true;
     this.output.replaceChildren(element("p", { class: "question" }, question));
     try {
-      const answer = await (await this.transport()).ask(question, quotes);
+      const answer = await (await this.transport()).ask(question, quotes, this.turns.slice(-10), doc);
+      this.turns.push({ question: answer.question, answer });
       this.output.append(...this.render(answer));
       this.dispatchEvent(new CustomEvent("answer", { detail: answer }));
     } catch (error) {
@@ -160,54 +182,101 @@ class QaWidget extends HTMLElement {
   }
 
   render(answer) {
-    if (!answer.answered) return [element("p", { class: "refusal" }, answer.answer)];
+    const english = answer.language === "en";
+    const words = WORDS[english ? "en" : "zh"];
     const nodes = [];
-    const spans = new Map();
-    for (const citation of answer.citations) {
-      const link = element("a", { href: `#p-${citation.paragraph}`, class: "cite-link" }, where(citation));
-      link.addEventListener("click", (event) => {
-        event.preventDefault();
-        this.showParagraph(citation.paragraph);
-      });
-      nodes.push(element("blockquote", {}, citation.quote), element("p", { class: "cite" }, "—— ", link));
-      if (!spans.has(citation.paragraph)) spans.set(citation.paragraph, { citation, spans: [] });
-      spans.get(citation.paragraph).spans.push([citation.start, citation.end]);
+    if (answer.interpreted_as) nodes.push(element("p", { class: "context" }, words.context + answer.interpreted_as));
+    if (!answer.answered) {
+      // The answer's text without its "read in context" line, which is shown above.
+      const text = answer.answer.split("\n\n").filter((part) => !answer.interpreted_as || !part.includes(answer.interpreted_as));
+      nodes.push(element("p", { class: "refusal" }, text.join("\n")));
     }
-    for (const { citation, spans: marked } of spans.values()) {
-      const heading = citation.section_heading ? `：${citation.section_heading}` : "";
+    const link = (citation, label) => {
+      const a = element("a", { href: `#p-${citation.paragraph}`, class: "cite-link" }, label);
+      a.addEventListener("click", (event) => {
+        event.preventDefault();
+        this.showParagraph(citation.document.id, citation.paragraph);
+      });
+      return a;
+    };
+    const blocks = new Map();
+    for (const citation of answer.citations) {
+      nodes.push(element("blockquote", {}, citation.quote),
+        element("p", { class: "cite" }, english ? "— " : "—— ", link(citation, where(citation, english))));
+      const key = `${citation.document.id}/${citation.paragraph}`;
+      if (!blocks.has(key)) blocks.set(key, { citation, spans: [], label: words.source });
+      blocks.get(key).spans.push([citation.start, citation.end]);
+    }
+    for (const citation of answer.related) {
+      blocks.set(`related/${citation.document.id}/${citation.paragraph}`, { citation, spans: [], label: words.related });
+    }
+    for (const { citation, spans, label } of blocks.values()) {
+      const heading = citation.section_heading ? `${english ? ": " : "："}${citation.section_heading}` : "";
       nodes.push(
-        element("details", { class: "source" }, element("summary", {}, `原文 ${where(citation)}${heading}`),
-          highlighted(citation.text, marked)),
+        element("details", { class: "source" }, element("summary", {}, `${label} ${where(citation, english)}${heading}`),
+          highlighted(citation.text, spans), element("p", {}, link(citation, english ? "Show in 原文 →" : "在原文中查看 →"))),
       );
+    }
+    if (answer.suggestions?.length) {
+      const row = element("div", { class: "suggestions" });
+      for (const suggestion of answer.suggestions) {
+        const button = element("button", { type: "button" }, words.next + suggestion);
+        button.addEventListener("click", () => {
+          this.input.value = suggestion;
+          this.ask(suggestion);
+        });
+        row.append(button);
+      }
+      nodes.push(row);
     }
     return nodes;
   }
 
-  loadSpeech() {
-    if (!this._speech) {
-      this._speech = this.transport()
-        .then((transport) => transport.speech())
-        .then((speech) => {
-          const nodes = [element("h3", {}, speech.title || ""), element("p", {}, [speech.speaker, speech.date].join("　"))];
+  loadDocument(id) {
+    this._documents = this._documents || new Map();
+    if (!this._documents.has(id)) {
+      const loading = this.transport()
+        .then((transport) => transport.document(id))
+        .then((doc) => {
+          const nodes = [element("h3", {}, doc.title || ""), element("p", {}, [doc.speaker, doc.date].filter(Boolean).join("　"))];
           let section = null;
-          for (const p of speech.paragraphs) {
+          for (const p of doc.paragraphs) {
             if (p.section && p.section !== section) nodes.push(element("h4", {}, `${p.section}　${p.section_heading}`));
             section = p.section;
             nodes.push(element("p", { "data-paragraph": String(p.n) }, element("span", { class: "pn" }, String(p.n)), p.text));
           }
-          this.paragraphs.replaceChildren(...nodes);
-        })
-        .catch((error) => {
-          this._speech = null;
-          this.paragraphs.replaceChildren(element("p", { class: "error" }, MESSAGES.network));
+          return nodes;
         });
+      loading.catch(() => this._documents.delete(id));
+      this._documents.set(id, loading);
     }
-    return this._speech;
+    return this._documents.get(id);
   }
 
-  async showParagraph(n) {
+  async showDocument(id) {
+    try {
+      this.paragraphs.replaceChildren(...(await this.loadDocument(id)));
+      this.shown = id;
+    } catch {
+      this.paragraphs.replaceChildren(element("p", { class: "error" }, MESSAGES.network));
+    }
+  }
+
+  async loadSpeech() {
+    if (this.shown) return;
+    const id = this.getAttribute("doc") || this.turns?.at(-1)?.answer.citations[0]?.document.id;
+    if (id) return this.showDocument(id);
+    try {
+      const docs = await (await this.transport()).docs();
+      if (docs[0]) await this.showDocument(docs[0].id);
+    } catch {
+      this.paragraphs.replaceChildren(element("p", { class: "error" }, MESSAGES.network));
+    }
+  }
+
+  async showParagraph(id, n) {
     this.speechPanel.open = true;
-    await this.loadSpeech();
+    if (this.shown !== id) await this.showDocument(id);
     const paragraph = this.paragraphs.querySelector(`[data-paragraph="${Number(n)}"]`);
     if (!paragraph) return;
     this.paragraphs.scrollTop = paragraph.offsetTop - this.paragraphs.offsetTop;
