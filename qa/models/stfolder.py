@@ -25,11 +25,10 @@ def write(e5: E5File, dest: Path, progress: Progress) -> None:
     from safetensors.numpy import save_file
 
     tensors = {name: np.ascontiguousarray(array, dtype=np.float32) for name, array in _hf_tensors(e5, progress)}
-    progress("saving the weights")
+    progress("  saving the weights and the tokenizer…")
     save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
     del tensors
     _write_config(e5, dest)
-    progress("tokenizer")
     _write_tokenizer(e5, dest)
     _write_sentence_transformers_files(e5, dest)
 
@@ -37,7 +36,7 @@ def write(e5: E5File, dest: Path, progress: Progress) -> None:
 def _hf_tensors(e5: E5File, progress: Progress) -> Iterator[tuple[str, np.ndarray]]:
     """Yield (Hugging Face name, float32 array) for every weight, dequantizing as it goes."""
     H, FF = e5.hidden, e5.ffn
-    progress("embeddings")
+    progress("  dequantizing the weights…")
     yield "embeddings.word_embeddings.weight", np.concatenate(list(e5.q4("emb.word", H)))
     # XLM-R position ids start at padding_idx + 1 = 2: engine position p is HF row p + 2.
     yield "embeddings.position_embeddings.weight", np.concatenate(
@@ -46,7 +45,6 @@ def _hf_tensors(e5: E5File, progress: Progress) -> Iterator[tuple[str, np.ndarra
     yield "embeddings.LayerNorm.weight", e5.f32("emb.ln.w")
     yield "embeddings.LayerNorm.bias", e5.f32("emb.ln.b")
     for layer in range(e5.layers):
-        progress(f"dequantizing layer {layer + 1}/{e5.layers}")
         for suffix, (dtype, shape) in layer_tensors(H, FF).items():
             short, kind = suffix.split(".")
             name = f"encoder.layer.{layer}.{LAYER_MODULES[short]}.{'weight' if kind == 'w' else 'bias'}"
