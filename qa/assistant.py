@@ -91,7 +91,8 @@ class Assistant:
 
     @cached_property
     def corpus(self) -> Corpus:
-        return Corpus(self.settings.corpus, self.embedder, seed=self.settings.seed, progress=self._progress)
+        return Corpus(self.settings.corpus, self.embedder, seed=self.settings.seed, progress=self._progress,
+                      store=self.settings.store)
 
     @property
     def index(self) -> Index:

@@ -13,6 +13,9 @@ from qa.errors import InputError, QAError
 
 CORPUS = click.option("--corpus", type=click.Path(file_okay=False), envvar="QA_CORPUS",
                       help="Corpus folder (default: index/corpus, which starts with the bundled speech).")
+STORE = click.option("--store", envvar="QA_STORE",
+                     help="Where the vectors are: milvus://HOST:PORT or milvus-lite://PATH (default: in the corpus "
+                          "folder).")
 MODEL = click.option("--model", envvar="QA_MODEL",
                      help="sentence-transformers model name or folder (default: the bundled multilingual-e5-small).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -98,12 +101,13 @@ def _doc_line(info) -> str:
 @click.option("--speaker", help="The speaker or author, instead of the one the layout shows.")
 @click.option("--int8", is_flag=True, help="Embed with the bundled model's 8-bit weights (about twice as fast).")
 @CORPUS
+@STORE
 @MODEL
 @JSON
 @_qa_errors
-def add(files, title, date, speaker, int8, corpus, model, as_json) -> None:
+def add(files, title, date, speaker, int8, corpus, store, model, as_json) -> None:
     """Add documents (.txt, .md, .pdf, .docx) to the corpus; a file already there is not added twice."""
-    assistant = _assistant(_settings(corpus=corpus, model=model), int8=int8)
+    assistant = _assistant(_settings(corpus=corpus, store=store, model=model), int8=int8)
     for added in assistant.corpus.add(files, title=title, date=date, speaker=speaker):
         if as_json:
             click.echo(_dump({**added.info.to_dict(), "new": added.new}))
@@ -113,12 +117,13 @@ def add(files, title, date, speaker, int8, corpus, model, as_json) -> None:
 
 @cli.command()
 @CORPUS
+@STORE
 @MODEL
 @JSON
 @_qa_errors
-def docs(corpus, model, as_json) -> None:
+def docs(corpus, store, model, as_json) -> None:
     """List the corpus's documents."""
-    infos = _assistant(_settings(corpus=corpus, model=model)).corpus.docs()
+    infos = _assistant(_settings(corpus=corpus, store=store, model=model)).corpus.docs()
     if as_json:
         click.echo(_dump([i.to_dict() for i in infos]))
         return
@@ -129,11 +134,12 @@ def docs(corpus, model, as_json) -> None:
 @cli.command()
 @click.argument("doc_id")
 @CORPUS
+@STORE
 @MODEL
 @_qa_errors
-def remove(doc_id, corpus, model) -> None:
+def remove(doc_id, corpus, store, model) -> None:
     """Remove the document DOC_ID (see `qa docs`) from the corpus."""
-    assistant = _assistant(_settings(corpus=corpus, model=model))
+    assistant = _assistant(_settings(corpus=corpus, store=store, model=model))
     try:
         gone = assistant.corpus.remove(doc_id)
     except KeyError:
@@ -146,13 +152,16 @@ def remove(doc_id, corpus, model) -> None:
 @click.option("--int8", is_flag=True, help="Embed with the bundled model's 8-bit weights: about twice as fast, "
               "vectors at cosine ~0.997 of the exact ones (questions stay exact).")
 @CORPUS
+@STORE
 @MODEL
 @_qa_errors
-def build(int8, corpus, model) -> None:
+def build(int8, corpus, store, model) -> None:
     """Embed every document of the corpus again (and convert the default model if needed)."""
-    index = _assistant(_settings(corpus=corpus, model=model), int8=int8).corpus.rebuild()
+    assistant = _assistant(_settings(corpus=corpus, store=store, model=model), int8=int8)
+    index = assistant.corpus.rebuild()
+    where = assistant.settings.corpus if not assistant.settings.store else index.manifest.get("store")
     click.echo(f"{len(index.infos)} documents, {len(index.table.paragraphs)} paragraphs, "
-               f"{len(index.table.sentences)} sentences → {index.manifest.get('lexical') and index.store.folder.parent}")
+               f"{len(index.table.sentences)} sentences → {where}")
 
 
 @cli.command()
@@ -160,16 +169,17 @@ def build(int8, corpus, model) -> None:
 @click.option("--quotes", type=click.IntRange(1, 3), envvar="QA_QUOTES", help="Quote at most this many sentences.")
 @click.option("--doc", "doc_id", help="Answer from this document only (its id, see `qa docs`).")
 @CORPUS
+@STORE
 @MODEL
 @JSON
-def ask(question, quotes, doc_id, corpus, model, as_json) -> None:
+def ask(question, quotes, doc_id, corpus, store, model, as_json) -> None:
     """Answer QUESTION; with "-", answer each line of standard input (model loaded once).
 
     A line of standard input is a question, or a JSON object {"question": …, "history": [{"question": …,
     "answer": {…}}, …], "doc": …} to ask a follow-up in the context of earlier turns.
     """
     try:
-        assistant = _assistant(_settings(corpus=corpus, model=model, quotes=quotes))
+        assistant = _assistant(_settings(corpus=corpus, store=store, model=model, quotes=quotes))
     except click.ClickException as exc:
         _fail(exc, as_json)
         sys.exit(1)
@@ -249,13 +259,14 @@ def _answer_one(assistant, question, history, doc, as_json: bool, one: bool = Fa
 @click.option("--rate-limit", envvar="QA_RATE_LIMIT",
               help="Answers per client address, such as 10/second or 60/minute (default: no limit).")
 @CORPUS
+@STORE
 @MODEL
 @_qa_errors
-def serve(host, port, allow_origins, rate_limit, corpus, model) -> None:
+def serve(host, port, allow_origins, rate_limit, corpus, store, model) -> None:
     """Start the chat, its JSON API and the embed page on the corpus."""
     from ui.server import serve as run_server
 
-    run_server(_settings(corpus=corpus, model=model, rate_limit=rate_limit), host=host, port=port,
+    run_server(_settings(corpus=corpus, store=store, model=model, rate_limit=rate_limit), host=host, port=port,
                allow_origins=list(allow_origins) or None)
 
 
@@ -265,14 +276,15 @@ def serve(host, port, allow_origins, rate_limit, corpus, model) -> None:
 @click.option("--calibrate", is_flag=True, help="Measure the model's decision bars on the tuning half and keep them "
               "in the corpus (for a model other than the default one).")
 @CORPUS
+@STORE
 @MODEL
 @JSON
 @_qa_errors
-def eval_(question_set, compare, calibrate, corpus, model, as_json) -> None:
+def eval_(question_set, compare, calibrate, corpus, store, model, as_json) -> None:
     """Measure answers per category on the tuning and held-out halves of the question set."""
     from qa.tools import describe, evaluate
 
-    settings = _settings(corpus=corpus or evaluate.EVAL_CORPUS, model=model)
+    settings = _settings(corpus=corpus or evaluate.EVAL_CORPUS, store=store, model=model)
     assistant = _assistant(settings)
     if not corpus:
         assistant.corpus.seed = evaluate.EVAL_SEED
@@ -298,14 +310,15 @@ def eval_(question_set, compare, calibrate, corpus, model, as_json) -> None:
               help="Also build and query a synthetic corpus of this many paragraphs (repeatable).")
 @click.option("--int8", is_flag=True, help="Build the --scale corpora with 8-bit passage vectors.")
 @CORPUS
+@STORE
 @JSON
 @_qa_errors
-def bench(repeats, scale, int8, corpus, as_json) -> None:
+def bench(repeats, scale, int8, corpus, store, as_json) -> None:
     """Time every stage of an answer, warm and cold answers, builds, memory and scale."""
     from qa.tools import bench as bench_mod
     from qa.tools import describe
 
-    settings = _settings(corpus=corpus)
+    settings = _settings(corpus=corpus, store=store)
     result = bench_mod.run(settings, repeats=repeats, scale=scale, progress=_progress, int8=int8)
     click.echo(_dump(result) if as_json else describe.benchmark(result))
 

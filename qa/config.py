@@ -31,11 +31,23 @@ class Settings(BaseSettings):
     quotes: int = Field(MAX_QUOTES, ge=1, le=MAX_QUOTES, description="Sentences quoted at most per answer.")
     max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=1, description="Longest question accepted.")
     rate_limit: str | None = Field(None, description="Answers per client, such as 10/second or 60/minute.")
+    store: str | None = Field(None, description="Where the vectors are: milvus://HOST:PORT or milvus-lite://PATH "
+                                                "(default: the embedded store in the corpus folder).")
 
     @field_validator("corpus", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
         return Path(value).expanduser() if isinstance(value, str | Path) and str(value).strip() else DEFAULT_CORPUS
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip():
+            from qa import stores
+
+            stores.check(value.strip())  # InputError for a URI that cannot be used
+            return value.strip()
+        return None
 
     @field_validator("model", mode="before")
     @classmethod

@@ -33,3 +33,9 @@ class ModelError(QAError):
 
 class StoreError(QAError):
     """The on-disk index is missing, stale, corrupt or cannot be written."""
+
+
+class StoreUnavailable(StoreError):
+    """The vector store's engine does not answer (down, unreachable, or past its timeout): try again later."""
+
+    code = "store_unavailable"

@@ -102,3 +102,23 @@ def served_api(assistant, corpus_dir, tmp_path_factory):
     import served
 
     return served.shared(corpus_dir, tmp_path_factory.mktemp("serve") / "serve.log")
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory):
+    """A Milvus Lite server for the session (its own folder and port)."""
+    from engines import MilvusLite, free_port
+
+    folder = tmp_path_factory.mktemp("milvus")
+    server = MilvusLite(folder / "store.db", free_port(), folder / "server.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "milvus"])
+def store(request) -> str | None:
+    """Each store the corpus runs on: None for the embedded one, or a fresh Milvus collection."""
+    if request.param == "embedded":
+        return None
+    return request.getfixturevalue("milvus").collection()
+

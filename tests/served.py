@@ -35,7 +35,7 @@ except (OSError, AttributeError):
     _prctl = None
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGKILL when the test process dies, so no server outlives a crashed test run."""
     if _prctl is not None:
         _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -96,7 +96,7 @@ def start(corpus: Path, log: Path, extra_env: dict[str, str] | None = None, time
     process = subprocess.Popen(
         [sys.executable, "-m", "qa", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     handle.close()
     server = Server(process, f"http://127.0.0.1:{port}", log)

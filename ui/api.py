@@ -36,7 +36,8 @@ class ErrorBody(BaseModel):
     code: str = Field(
         description="Stable machine-readable cause: empty, too_long, no_words, not_text, bad_quotes, bad_history, "
         "bad_doc, unknown_doc, missing_question, bad_json, unsupported_media_type, invalid_request, "
-        "body_too_large, uri_too_long, not_found, method_not_allowed, rate_limited, server_error."
+        "body_too_large, uri_too_long, not_found, method_not_allowed, rate_limited, store_unavailable (the vector "
+        "store's engine does not answer: try again shortly), server_error."
     )
 
 
@@ -223,7 +224,7 @@ def router(gate: Gate) -> APIRouter:
         except InputError as exc:
             return input_error(exc)
         except QAError as exc:
-            return error(503, f"The assistant cannot answer right now: {exc}", "server_error")
+            return error(503, f"The assistant cannot answer right now: {exc}", getattr(exc, "code", "server_error"))
         except Exception:  # the client gets the API's error shape, the log gets the details
             log.exception("/api/ask failed")
             return error(500, "The assistant failed on this question; try again or report it.", "server_error")

@@ -16,7 +16,7 @@ import gradio as gr
 
 from qa.analysis import clean_question
 from qa.assistant import MAX_HISTORY, Assistant
-from qa.errors import InputError, QAError
+from qa.errors import InputError, QAError, StoreUnavailable
 from qa.types import Document
 from ui.chat import as_text, documents_html, header_markdown, to_messages
 from ui.gate import MAX_CONCURRENT_ANSWERS, Gate
@@ -78,7 +78,7 @@ def api_error(exc: Exception) -> gr.Error:
     if isinstance(exc, InputError):
         return gr.Error(f"{exc} (code: {exc.code})", print_exception=False)
     if isinstance(exc, QAError):
-        return gr.Error(f"{exc or API_TROUBLE} (code: server_error)", print_exception=False)
+        return gr.Error(f"{exc or API_TROUBLE} (code: {getattr(exc, 'code', 'server_error')})", print_exception=False)
     log.exception("API endpoint failed", exc_info=exc)
     return gr.Error(f"{API_TROUBLE} (code: server_error)", print_exception=False)
 
@@ -123,7 +123,11 @@ def build_app(assistant: Assistant, gate: Gate | None = None) -> gr.Blocks:
         gate: Shared with other edges (the JSON API) so they count against the same concurrency limit.
     """
     gate = gate or Gate(assistant)
-    documents = documents_of(assistant)
+    try:
+        documents, shown_examples = documents_of(assistant), examples(assistant)
+    except StoreUnavailable as exc:  # the page starts anyway; refresh() fills it in once the store answers
+        log.warning("%s The page starts without the documents.", exc)
+        documents, shown_examples = [], [{"text": e} for e in EXAMPLES]
 
     def check(message: str) -> None:
         # A step of its own without outputs: its gr.Error shows as a toast and leaves the conversation untouched.
@@ -206,7 +210,7 @@ def build_app(assistant: Assistant, gate: Gate | None = None) -> gr.Blocks:
                     show_label=False,
                     placeholder="**请提出关于这些文档的问题**<br>中英文均可，例如：" if len(documents) > 1 else
                     "**请提出关于这篇讲话的问题**<br>中英文均可，例如：",
-                    examples=examples(assistant),
+                    examples=shown_examples,
                     latex_delimiters=[],
                     buttons=["copy"],
                     layout="panel",

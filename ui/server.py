@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+import sys
 
 import gradio as gr
 import uvicorn
@@ -14,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from qa.assistant import Assistant
 from qa.config import Settings
-from qa.errors import InputError
+from qa.errors import InputError, StoreUnavailable
 from ui.api import add_api
 from ui.app import answering_events, build_app
 from ui.calls import PadGradioCalls, endpoint_arity
@@ -155,7 +156,12 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     check_port(host, port)
     assistant = Assistant(settings)
     gate = Gate(assistant)
-    gate.warm_up()
+    try:
+        gate.warm_up()
+    except StoreUnavailable as exc:  # several servers may start before their engine: answer 503 until it is up
+        assistant.embedder.dim  # noqa: B018  the model still loads now
+        print(f"Warning: {exc} Serving anyway: questions get 503 (store_unavailable) until it answers.",
+              file=sys.stderr, flush=True)
     app = create_app(assistant, allow_origins=allow_origins, gate=gate)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     limited = f", at most {settings.rate_limit} answers per client" if settings.rate_limit else ""

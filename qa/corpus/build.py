@@ -17,8 +17,9 @@ from qa.stores.base import chunk_id
 from qa.types import Document
 
 BACKGROUND_TEXT = Path(__file__).resolve().parent.parent / "data" / "background.txt"
-# What embedding costs on this project's 2-core machine, to say how long a build will take before it starts.
-TOKENS_PER_SECOND = 3000
+# What embedding costs on this project's 2-core machine, to say how long a build will take before it starts
+# (the bundled speech's 11,800 characters took 6-15 s there, 8 s typically).
+TOKENS_PER_SECOND = 1500
 
 Progress = Callable[[str], None]
 
@@ -45,6 +46,7 @@ def embed_document(document: Document, embedder: Embedder, progress: Progress | 
     distinct: dict[str, int] = {}
     rows = np.array([distinct.setdefault(c.text, len(distinct)) for c in chunks], dtype=np.int64)
     if progress:
+        _ = embedder.dim  # load the model first (converting it on a first run, which says so), then announce this step
         seconds = estimate_seconds(list(distinct))
         progress(f"Embedding {len(distinct)} texts of 《{document.title or document.id}》 "
                  f"({len(document.paragraphs)} paragraphs; about {max(1, round(seconds))} s)…")
@@ -54,6 +56,11 @@ def embed_document(document: Document, embedder: Embedder, progress: Progress | 
         progress(f"  embedded in {time.perf_counter() - started:.1f} s")
     ids = np.array([chunk_id(c.key) for c in chunks], dtype=np.int64)
     return ids, np.asarray(vectors, np.float32)[rows]
+
+
+def paragraph_texts(document: Document) -> dict[int, str]:
+    """Each paragraph's text by its chunk id: what an engine's own full-text search indexes."""
+    return {chunk_id(p.key): p.text for p in chunks_of(document).paragraphs}
 
 
 def embed_background(embedder: Embedder) -> np.ndarray:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from qa.ingest.structure import CLOSING, PART_HEADING, TERMINAL, is_salutation
-from qa.ingest.widths import (ENDINGS, FIRST_TOKEN, NO_LINE_START, _ASCII, _LETTERS, char_width, em_width, latin)
+from qa.ingest.widths import _ASCII, _LETTERS, ENDINGS, FIRST_TOKEN, NO_LINE_START, char_width, em_width, latin
 
 _ADDRESS = re.compile(r"(?:们|同志|朋友|来宾|代表|女士|先生|各位|诸位)[！：!:]$")
 # Words that usually open a paragraph of a speech or report (besides part headings).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -68,6 +69,23 @@ def _list_items(clause: str) -> list[str]:
     return [item for item in items if 3 <= len(item) <= 6 and not item.isdigit()]
 
 
+_base: jieba.Tokenizer | None = None
+_base_lock = threading.Lock()
+
+
+def _fresh_jieba() -> jieba.Tokenizer:
+    """A jieba tokenizer with the standard dictionary, ready for words of its own: the dictionary is read once
+    per process (0.6 s) and copied for each tokenizer (30 ms)."""
+    global _base
+    with _base_lock:
+        if _base is None:
+            _base = jieba.Tokenizer()
+            _base.check_initialized()
+    fresh = jieba.Tokenizer()
+    fresh.FREQ, fresh.total, fresh.initialized = dict(_base.FREQ), _base.total, True
+    return fresh
+
+
 class Tokenizer:
     """Jieba in search mode over a private dictionary, with stopwords and punctuation dropped.
 
@@ -79,8 +97,7 @@ class Tokenizer:
     def __init__(self, terms: Iterable[str] = (), stopwords: Iterable[str] = ()) -> None:
         self.terms = tuple(terms)
         self.stopwords = STOPWORDS | {normalize(w) for w in stopwords}
-        self._jieba = jieba.Tokenizer()
-        self._jieba.check_initialized()
+        self._jieba = _fresh_jieba()
         for term in self.terms:
             self._jieba.add_word(term, freq=max(self._jieba.suggest_freq(term), 1000))
 

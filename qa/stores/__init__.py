@@ -1,1 +1,50 @@
-"""Vector stores: the interface every store offers, and the exact in-process store used by default."""
+"""Vector stores: the interface every store offers (base), the exact in-process store used by default (exact),
+and Milvus (milvus), chosen by a URI: none for the embedded store, milvus://HOST:PORT or milvus-lite://PATH."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from qa.stores.base import VectorStore
+
+EMBEDDED = "embedded"
+
+
+def check(uri: str | None) -> None:
+    """Raise :class:`~qa.errors.InputError` early for a store URI that cannot be used."""
+    if uri:
+        from qa.stores import milvus
+
+        milvus.parse(uri)
+
+
+def describe(uri: str | None, corpus: Path) -> str:
+    """Which store a corpus's vectors are in, as its manifest records it (a change means re-embedding)."""
+    if not uri:
+        return EMBEDDED
+    from qa.stores import milvus
+
+    spec = milvus.parse(uri)
+    return f"{spec.describe()}/{spec.collection or milvus.collection_for(corpus)}"
+
+
+def open_store(uri: str | None, corpus: Path, folder: Path, dim: int, model: str, documents: Iterable[str],
+               strict: bool = True) -> VectorStore:
+    """The store of a corpus: the embedded one reads ``documents``' files from ``folder`` (``strict``: raise on a
+    missing one); Milvus connects, and creates the collection when it is missing.
+
+    Raises:
+        StoreError: A file is missing or damaged (strict), or the engine's collection holds another model.
+        StoreUnavailable: The engine does not answer.
+    """
+    if not uri:
+        from qa.stores.exact import ExactStore
+
+        return ExactStore.load(folder, dim, documents, strict=strict)
+    from qa.stores import milvus
+
+    return milvus.MilvusStore.open(milvus.parse(uri), milvus.collection_for(corpus), dim, model)
+
+
+__all__ = ["EMBEDDED", "VectorStore", "check", "describe", "open_store"]

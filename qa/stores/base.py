@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,14 +28,15 @@ class Filter:
 class VectorStore(Protocol):
     """A store of unit-length vectors, each with a chunk id and the document it belongs to.
 
-    Implementations: :class:`qa.stores.exact.ExactStore` (in process, the default). A server engine
-    implements the same calls; ``save`` may then do nothing, as the engine persists each call.
+    Implementations: :class:`qa.stores.exact.ExactStore` (in process, the default) and
+    :class:`qa.stores.milvus.MilvusStore` (a Milvus engine, which persists each call; ``save`` flushes).
     """
 
     dim: int
 
-    def add(self, document: str, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add one document's vectors (one row per id); a document already there is replaced."""
+    def add(self, document: str, ids: np.ndarray, vectors: np.ndarray, texts: Mapping[int, str] | None = None) -> None:
+        """Add one document's vectors (one row per id); a document already there is replaced. ``texts`` maps
+        some ids (the paragraphs) to their text, for an engine that also searches text."""
         ...
 
     def delete(self, document: str) -> int:
@@ -55,4 +57,8 @@ class VectorStore(Protocol):
 
     def save(self) -> None:
         """Make every change so far durable."""
+        ...
+
+    def tidy(self, keep: Iterable[str]) -> None:
+        """Remove the vectors of every document not in ``keep``."""
         ...

@@ -74,8 +74,9 @@ class ExactStore:
 
     # ------------------------------------------------------------------ writing
 
-    def add(self, document: str, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add one document's vectors, one row per chunk id; a document already here is replaced.
+    def add(self, document: str, ids: np.ndarray, vectors: np.ndarray, texts: object = None) -> None:
+        """Add one document's vectors, one row per chunk id; a document already here is replaced (``texts``, for
+        engines with their own full-text search, is not kept here).
 
         Raises:
             ValueError: Ids and vectors differ in number, or the vectors have another dimension.
@@ -152,6 +153,11 @@ class ExactStore:
 
     def documents(self) -> list[str]:
         return list(self._parts)
+
+    def vectors(self, document: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """A document's chunk ids and their vectors (None when the document is not here)."""
+        part = self._parts.get(document)
+        return (part.ids, part.vectors[part.rows]) if part is not None else (np.empty(0, np.int64), None)
 
     def count(self, document: str | None = None) -> int:
         if document is not None:

@@ -21,6 +21,8 @@ from qa.types import Query
 Ranking = list[tuple[str, int]]
 # RRF's usual constant (Cormack et al. 2009).
 RRF_K = 60
+# How many chunks the engine's own hybrid search returns, to rank paragraphs by their first chunk.
+ENGINE_CANDIDATES = 200
 
 
 def _order(index: Index, scores: np.ndarray) -> Ranking:
@@ -72,8 +74,24 @@ def rankers(assistant: Assistant) -> dict[str, Callable[[Query], Ranking]]:
                 fused[p] = fused.get(p, 0.0) + 1.0 / (RRF_K + rank)
         return sorted(fused, key=lambda p: -fused[p])
 
-    return {"bm25": bm25, "bm25+bridge": bm25_bridged, "dense paragraphs": dense_paragraphs,
-            "dense chunks": dense_chunks, "rrf": rrf}
+    found = {"bm25": bm25, "bm25+bridge": bm25_bridged, "dense paragraphs": dense_paragraphs,
+             "dense chunks": dense_chunks, "rrf": rrf}
+    if hasattr(index.store, "hybrid"):  # an engine with its own hybrid search (Milvus: dense + its BM25, RRF)
+
+        def engine(query: Query) -> Ranking:
+            ids = index.store.hybrid(pipeline.embed(query.search), query.search, ENGINE_CANDIDATES)
+            known, kind, rows = index.table.locate(ids)
+            ranked: dict[tuple[str, int], None] = {}
+            for ok, code, row in zip(known, kind, rows):
+                if ok:
+                    chunk = (index.table.paragraphs[row] if code == PARAGRAPH_CODE else
+                             index.table.sentences[row] if code == SENTENCE_CODE else
+                             index.table.sentences[index.table.clause_owner[row]])
+                    ranked.setdefault((chunk.doc, chunk.paragraph), None)
+            return list(ranked)[:10]
+
+        found["engine hybrid"] = engine
+    return found
 
 
 def compare(assistant: Assistant, questions: list[Question]) -> dict[str, Any]:

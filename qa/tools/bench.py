@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from qa import ingest
 from qa.assistant import Assistant
@@ -23,6 +24,7 @@ from qa.corpus.folder import Corpus
 from qa.corpus.table import chunks_of
 from qa.models.embedders import FAST_ENV, DefaultEmbedder
 from qa.pipeline import STAGES
+from qa.stores.exact import HNSW_FROM
 
 QUESTIONS = [
     "工匠精神指的是什么？", "快递员、网约工的权益怎么保障？", "“十四五”从哪一年开始？", "劳动者为什么要终身学习？",
@@ -58,9 +60,9 @@ def stages(assistant: Assistant, questions: list[str], repeats: int) -> dict[str
     return {k: percentiles(v) for k, v in times.items() if v}
 
 
-def cold_ask(corpus: Path, runs: int = 3, fast: bool = True) -> float:
+def cold_ask(corpus: Path, runs: int = 3, fast: bool = True, store: str | None = None) -> float:
     """Median wall seconds of ``qa ask --json`` in a new process, model and corpus already built."""
-    env = {**os.environ, "QA_CORPUS": str(corpus), FAST_ENV: "1" if fast else "0"}
+    env = {**os.environ, "QA_CORPUS": str(corpus), FAST_ENV: "1" if fast else "0", "QA_STORE": store or ""}
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -91,13 +93,30 @@ def synthetic_documents(paragraphs: int, folder: Path, documents: int = DOCUMENT
     return files
 
 
-def scale_point(embedder: DefaultEmbedder, paragraphs: int, progress: Callable[[str], None]) -> dict[str, Any]:
+def own_collection(store: str | None) -> str | None:
+    """The store URI without a ``collection`` option: each corpus the benchmark makes gets a collection of its own."""
+    if not store:
+        return None
+    parts = urlsplit(store)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "collection"])
+    return urlunsplit(parts._replace(query=query))
+
+
+def _drop(assistant: Assistant) -> None:
+    """Delete an engine's collection made for the benchmark (the embedded store's files go with the folder)."""
+    drop = getattr(assistant.index.store, "drop", None)
+    if drop is not None and assistant.settings.store:
+        drop()
+
+
+def scale_point(embedder: DefaultEmbedder, paragraphs: int, progress: Callable[[str], None],
+                store: str | None = None) -> dict[str, Any]:
     """Build a corpus of ``DOCUMENTS`` synthetic documents, add one more of 50 paragraphs, and time answers."""
     with tempfile.TemporaryDirectory() as tmp:
         files = synthetic_documents(paragraphs, Path(tmp) / "files")
         extra = synthetic_documents(50, Path(tmp) / "extra", documents=1, seed=7)[0]
         extra = extra.rename(extra.with_name("extra-50.txt"))
-        corpus = Corpus(Path(tmp) / "corpus", embedder, progress=None)
+        corpus = Corpus(Path(tmp) / "corpus", embedder, progress=None, store=store)
         started = time.perf_counter()
         corpus.add(files)
         build_s = time.perf_counter() - started
@@ -105,27 +124,40 @@ def scale_point(embedder: DefaultEmbedder, paragraphs: int, progress: Callable[[
         started = time.perf_counter()
         corpus.add([extra])
         add_s = time.perf_counter() - started
-        assistant = Assistant(Settings(corpus=Path(tmp) / "corpus"), embedder=embedder, progress=None)
+        assistant = Assistant(Settings(corpus=Path(tmp) / "corpus", store=store), embedder=embedder, progress=None)
         timing = stages(assistant, QUESTIONS, repeats=3)
         index = assistant.index
         result = {
             "documents": len(index.infos), "paragraphs": len(index.table.paragraphs),
             "sentences": len(index.table.sentences), "units": len(index.table), "vectors": index.store.distinct(),
-            "index": "hnsw" if index.store.distinct() > 200_000 else "flat", "int8": bool(getattr(embedder, "int8", False)),
+            "index": _index_kind(index.store), "int8": bool(getattr(embedder, "int8", False)),
             "build_s": round(build_s, 1), "add_paragraphs": 50, "add_s": round(add_s, 1),
             "warm_ask_ms": timing["warm_ask"], "retrieve_ms": timing["retrieve"],
-            "cold_ask_s": cold_ask(Path(tmp) / "corpus", runs=3),
+            "cold_ask_s": cold_ask(Path(tmp) / "corpus", runs=3, store=store),
         }
+        _drop(assistant)
         shutil.rmtree(Path(tmp) / "corpus", ignore_errors=True)
     return result
 
 
-def _build_seconds(embedder) -> float:
+def _index_kind(store) -> str:
+    spec = getattr(store, "spec", None)
+    if spec is not None:
+        return f"milvus {spec.index.lower()}"
+    return "hnsw" if store.distinct() > HNSW_FROM else "flat"
+
+
+def _build_seconds(embedder, store: str | None = None) -> float:
     """Seconds to embed and write a corpus of the bundled speech, the model already loaded."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        Corpus(Path(tmp) / "c", embedder).add([BUNDLED_SOURCE])
-        return round(time.perf_counter() - started, 2)
+        corpus = Corpus(Path(tmp) / "c", embedder, store=store)
+        corpus.add([BUNDLED_SOURCE])
+        seconds = round(time.perf_counter() - started, 2)
+        drop = getattr(corpus.index.store, "drop", None)
+        if store and drop is not None:
+            drop()
+        return seconds
 
 
 def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), progress=None,
@@ -133,13 +165,15 @@ def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), prog
     """The whole benchmark; see ``qa bench --help``. ``int8`` builds the scale corpora with 8-bit passage vectors."""
     say = progress or (lambda _m: None)
     embedder = DefaultEmbedder(progress=None)
+    store = own_collection(settings.store)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "speech"
-        assistant = Assistant(Settings(corpus=corpus), embedder=embedder, progress=None)
+        assistant = Assistant(Settings(corpus=corpus, store=store), embedder=embedder, progress=None)
         assistant.corpus.seed = (BUNDLED_SOURCE,)
         say("building the speech's corpus…")
         assistant.index  # noqa: B018
-        result: dict[str, Any] = {"questions": len(QUESTIONS), "repeats": repeats, "fast_path": embedder.fast}
+        result: dict[str, Any] = {"questions": len(QUESTIONS), "repeats": repeats, "fast_path": embedder.fast,
+                                  "store": _index_kind(assistant.index.store)}
         say("timing warm answers…")
         timing = stages(assistant, QUESTIONS, repeats)
         result["stages_ms"] = timing
@@ -147,22 +181,23 @@ def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), prog
         result["embed_query_ms"] = timing["embed"]
         result["warm_over_embed"] = round(timing["warm_ask"]["p50"] / timing["embed"]["p50"], 3)
         say("timing a build of the speech…")
-        result["build_s"] = _build_seconds(embedder)
-        if engines:
+        result["build_s"] = _build_seconds(embedder, store)
+        if engines and not store:
             say("loading sentence-transformers and timing it for comparison…")
             full = DefaultEmbedder(progress=None, fast=False)
             started = time.perf_counter()
             full.dim  # noqa: B018
             result["sentence_transformers_load_s"] = round(time.perf_counter() - started, 2)
-            other = Assistant(Settings(corpus=corpus), embedder=full, progress=None)
+            other = Assistant(Settings(corpus=corpus, store=store), embedder=full, progress=None)
             slow = stages(other, QUESTIONS, max(2, repeats // 3))
             result["without_fast_path"] = {"warm_ask_ms": slow["warm_ask"], "embed_query_ms": slow["embed"]}
         say("timing cold answers in new processes…")
-        result["cold_ask_s"] = cold_ask(corpus)
+        result["cold_ask_s"] = cold_ask(corpus, store=store)
+        _drop(assistant)
     builder = DefaultEmbedder(progress=None, int8=True) if int8 else embedder
     for size in scale:
         say(f"scale: building and querying {DOCUMENTS} documents of {size} paragraphs in all "
             f"(about {round(build.estimate_seconds(['x' * 160] * size * 3) / (2 if int8 else 1) / 60)} min)…")
-        result.setdefault("scale", []).append(scale_point(builder, size, say))
+        result.setdefault("scale", []).append(scale_point(builder, size, say, store))
     result["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result

@@ -50,7 +50,7 @@ def evaluation(result: dict[str, Any]) -> str:
 
 def benchmark(r: dict[str, Any]) -> str:
     """`qa bench`'s report."""
-    lines = [f"{'stage':18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
+    lines = [f"vector store: {r.get('store', 'flat')}", f"{'stage':18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
     for stage, p in r["stages_ms"].items():
         lines.append(f"{stage:18} {p['p50']:8.2f} {p['p95']:8.2f} {p['p99']:8.2f}")
     lines.append(f"warm answer / query embedding (p50): {r['warm_over_embed']:.2f}x  (onnxruntime: {r['fast_path']})")

@@ -1,0 +1,137 @@
+"""The corpus on Milvus (Milvus Lite's gRPC server, started by the tests): moving, checks, faults, several servers.
+
+The corpus tests themselves run on both stores (tests/test_corpus.py, the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from urllib.parse import quote
+
+import pytest
+import requests
+from click.testing import CliRunner
+from conftest import DOCS, SPEECH_ID
+from engines import MilvusLite, free_port
+from fakes import FakeEmbedder
+
+from qa.assistant import Assistant
+from qa.cli import cli
+from qa.config import Settings
+from qa.corpus.folder import Corpus
+from qa.errors import StoreError, StoreUnavailable
+from qa.stores import milvus as milvus_store
+from qa.tools import baselines
+from qa.tools.evaluate import Question
+
+QUESTIONS = ["工匠精神是什么？", "快递员的权益怎么保障？", "讲话分几个部分？", "明天北京会下雨吗？", "What is craftsmanship?"]
+DOC_A_QUESTION = "本届职业技能大赛由哪些单位主办？"
+
+
+def _answers(assistant: Assistant) -> list[tuple]:
+    return [(a.answered, [(c.document.id, c.paragraph, c.quote) for c in a.citations])
+            for a in (assistant.ask(q) for q in QUESTIONS)]
+
+
+def test_a_corpus_moved_to_milvus_answers_exactly_as_before_without_embedding_again(fresh_corpus, milvus):
+    before = _answers(Assistant(Settings(corpus=fresh_corpus), embedder=FakeEmbedder(), progress=None))
+    embedder = FakeEmbedder()
+    moved = Assistant(Settings(corpus=fresh_corpus, store=milvus.collection()), embedder=embedder, progress=None)
+    assert _answers(moved) == before
+    assert embedder.embedded == 0  # the vectors moved from the embedded store's files
+    assert moved.index.manifest["store"].startswith("milvus:http://127.0.0.1:")
+    assert moved.index.store.count(SPEECH_ID) == Corpus(fresh_corpus, FakeEmbedder()).index.store.count(SPEECH_ID)
+
+
+def test_a_collection_keeps_what_it_was_built_with_and_refuses_another_model(tmp_path, milvus):
+    uri = milvus.collection()
+    Corpus(tmp_path / "c", FakeEmbedder(), store=uri).add([DOCS / "doc_a.txt"])
+    spec = milvus_store.parse(uri)
+    with pytest.raises(StoreError, match="holds vectors of model 'fake-embedder'"):
+        milvus_store.MilvusStore.open(spec, "unused", 16, "another-model")
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("milvus://", "milvus://HOST:PORT"), ("milvus-lite://", "milvus-lite://PATH"), ("redis://x:1", "milvus://HOST:PORT or milvus-lite://PATH"),
+    ("milvus://h:1?collection=bad-name", "letters, digits"), ("milvus://h:1?index=ivf", "flat or hnsw"),
+    ("milvus://h:1?timeout=0", "timeout"), ("milvus://h:1?colection=x", "Unknown store option"),
+])
+def test_a_store_uri_that_cannot_be_used_is_one_clear_error(uri, message):
+    with pytest.raises(Exception, match=message) as caught:
+        Settings(store=uri)
+    assert getattr(caught.value, "code", None) == "bad_store"
+
+
+def test_the_engine_down_is_a_clear_error_and_answers_resume_when_it_is_back(tmp_path, fresh_corpus):
+    engine = MilvusLite(tmp_path / "engine.db", free_port(), tmp_path / "engine.log").start()
+    try:
+        store = f"{engine.uri}?collection=fault&timeout=3"
+        assistant = Assistant(Settings(corpus=fresh_corpus, store=store), embedder=FakeEmbedder(), progress=None)
+        assert assistant.ask("工匠精神是什么？").answered
+        engine.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="does not answer") as caught:
+            assistant.ask("工匠精神是什么？")
+        assert caught.value.code == "store_unavailable" and time.monotonic() - started < 10
+        # a new process (a server starting while the engine is down) gets the same error, and no rebuild
+        with pytest.raises(StoreUnavailable):
+            Assistant(Settings(corpus=fresh_corpus, store=store), embedder=FakeEmbedder(), progress=None).index  # noqa: B018
+        engine.start()
+        assert assistant.ask("工匠精神是什么？").answered  # the same assistant, no restart
+    finally:
+        engine.stop()
+
+
+def test_the_engine_down_gives_http_503_and_a_one_line_cli_error(tmp_path, fresh_corpus):
+    import served
+    from ui.server import create_app
+
+    dead = f"milvus://127.0.0.1:{free_port()}?timeout=2"
+    assistant = Assistant(Settings(corpus=fresh_corpus, store=dead), embedder=FakeEmbedder(), progress=None)
+    with served.BackgroundServer(create_app(assistant)) as url:
+        reply = requests.get(f"{url.rstrip('/')}/api/ask", params={"q": "工匠精神是什么？"}, timeout=30)
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["code"] == "store_unavailable" and "does not answer" in reply.json()["error"]
+    result = CliRunner().invoke(cli, ["docs", "--corpus", str(fresh_corpus), "--store", dead])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: The Milvus store at http://127.0.0.1:")
+
+
+def test_the_engines_own_hybrid_search_is_compared(fresh_corpus, milvus):
+    assistant = Assistant(Settings(corpus=fresh_corpus, store=milvus.collection()), embedder=FakeEmbedder(),
+                          progress=None)
+    question = Question("k", "keyword", "快递员", (16,), "快递员", "tune")
+    result = baselines.compare(assistant, [question])
+    assert result["engine hybrid"]["tune"]["keyword"]["hit_rate@3"] == 1.0
+
+
+@pytest.mark.slow
+def test_two_servers_share_one_store_and_see_a_new_document_without_a_restart(assistant, tmp_path, milvus):
+    import served
+
+    corpus = tmp_path / "shared"
+    shutil.copytree(assistant.settings.corpus, corpus)
+    store = milvus.collection()
+    Corpus(corpus, assistant.embedder, store=store).index  # noqa: B018  moved once, before the servers start
+    env = {"QA_STORE": store}
+    servers = [served.start(corpus, tmp_path / f"serve-{n}.log", extra_env=env) for n in (1, 2)]
+    try:
+        for server in servers:
+            status, body = served.get(f"{server.url}/api/ask?q={quote('工匠精神是什么？')}")
+            assert status == 200 and body["citations"][0]["paragraph"] == 10
+        Corpus(corpus, assistant.embedder, store=store).add([DOCS / "doc_a.txt"])  # as `qa add` would, elsewhere
+        added = time.monotonic()
+        for server in servers:
+            while True:
+                status, body = served.get(f"{server.url}/api/ask?q={quote(DOC_A_QUESTION)}")
+                if status == 200 and body["citations"] and body["citations"][0]["document"]["id"] == "doc-a":
+                    break
+                assert time.monotonic() - added < 30, body
+                time.sleep(0.2)
+            assert "市总工会" in body["citations"][0]["text"]
+        print(f"a new document answered by both servers {time.monotonic() - added:.1f} s after it was committed")
+    finally:
+        for server in servers:
+            server.stop()
