@@ -102,6 +102,29 @@ def test_onnx_embedder_batches_any_lengths(model_dir, full, texts):
     assert np.min(np.sum(vectors * full.passages(texts), axis=1)) >= 0.99999
 
 
+def test_the_compact_tokenizer_gives_the_models_own_ids(model_dir, speech_text, questions, tmp_path):
+    from tokenizers import Tokenizer
+
+    from qa.models.vocab import FastTokenizer
+
+    full = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    full.enable_truncation(512)
+    fast = FastTokenizer(model_dir, 512)
+    texts = [f"passage: {line}" for line in speech_text.splitlines() if line.strip()]
+    texts += [f"query: {q['question']}" for q in questions] + ["query: ｆｕｌｌ　ｗｉｄｔｈ ＡＢＣ１２３，。", "query: x" * 600]
+    assert fast.encode_batch(texts) == [e.ids for e in full.encode_batch(texts)]
+    assert fast._full is None  # Chinese and English never needed the full vocabulary
+    for other in ("query: Привет, мир", "query: 日本語のかなと工匠精神", "query: 🙂 emoji", "query: 㐀 extension A"):
+        assert fast.encode_batch([other]) == [full.encode(other).ids], other
+    # damaged compact files: the full tokenizer alone, same ids
+    folder = tmp_path / "model"
+    (folder / "onnx").mkdir(parents=True)
+    (folder / "tokenizer.json").write_bytes((model_dir / "tokenizer.json").read_bytes())
+    FastTokenizer(folder, 512)
+    (folder / "onnx" / "tokenizer-zh-en.json").write_text("{broken", encoding="utf-8")
+    assert FastTokenizer(folder, 512).encode_batch(texts[:5]) == [e.ids for e in full.encode_batch(texts[:5])]
+
+
 def test_length_batches_group_similar_lengths():
     tokens = [200] * 10 + [5] * 40  # ten long texts first, then forty short ones
     batches = embedders._length_batches(tokens)

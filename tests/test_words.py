@@ -54,3 +54,18 @@ def test_the_documents_speakers_are_stopwords():
     """A question that names the speaker asks about the speech, not about the name."""
     assert "习近平" in Tokenizer()("习近平讲了什么？")
     assert Tokenizer(stopwords=["习近平"])("习近平讲了什么？") == []
+
+
+@pytest.mark.parametrize("text", ["李克强在会上说了什么？", "上海的劳模有哪些？", "全国总工会成立多少周年？",
+                                  "习近平总书记在北京人民大会堂讲话", "《劳动合同法》对试用期怎么规定？", "Tesla在上海建厂"])
+def test_the_compact_tag_table_tags_as_jieba_does(text):
+    import jieba.posseg
+
+    from qa.lexical.tags import tagger
+
+    tokenizer = Tokenizer(["工匠精神"])
+    reference = jieba.posseg.POSTokenizer(tokenizer._jieba)  # reads the dictionary file itself
+    for hmm in (False, True):
+        assert [tuple(p) for p in tagger(tokenizer._jieba).lcut(text, HMM=hmm)] == \
+            [tuple(p) for p in reference.lcut(text, HMM=hmm)]
+

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 
 from qa.ingest.structure import YEAR
+from qa.lexical.tags import tagger
 from qa.types import Entities
 
 TITLE = re.compile(r"《([^》]{1,40})》")
@@ -18,9 +19,8 @@ SURNAMES = frozenset(
     "汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文习温胡朱邓江栾蔺诸葛欧阳"
     "司马上官")
 # Words jieba tags as place names that name no particular place.
-_GENERIC_PLACES = frozenset("东西 城市 城镇 农村 乡村 地方 中外 全国 各地 国内 国外 海外 世界 全球 基层 地区 南北 内外 上下 四方".split())
-NOT_LAWS = frozenset("方法 办法 做法 想法 看法 说法 用法 算法 手法 立法 执法 司法 守法 违法 合法 依法 非法 无法 设法 书法 语法 "
-                      "魔法 兵法 章法 写法 读法 提法 打法 玩法 疗法 戏法 技法 笔法 刀法 佛法 家法 国法 王法 新办法".split())
+_GENERIC_PLACES = frozenset(["东西", "城市", "城镇", "农村", "乡村", "地方", "中外", "全国", "各地", "国内", "国外", "海外", "世界", "全球", "基层", "地区", "南北", "内外", "上下", "四方"])
+NOT_LAWS = frozenset(["方法", "办法", "做法", "想法", "看法", "说法", "用法", "算法", "手法", "立法", "执法", "司法", "守法", "违法", "合法", "依法", "非法", "无法", "设法", "书法", "语法", "魔法", "兵法", "章法", "写法", "读法", "提法", "打法", "玩法", "疗法", "戏法", "技法", "笔法", "刀法", "佛法", "家法", "国法", "王法", "新办法"])
 
 
 # Titles of office: a question about what a premier or a chairman said names a person by office.
@@ -28,14 +28,12 @@ ROLES = re.compile(r"(?:副)?(?:总理|主席|部长|省长|市长|委员长|院
 
 
 def posseg(tokenizer):
-    """jieba's part-of-speech tagger over a tokenizer's dictionary (made once per tokenizer)."""
-    tagger = getattr(tokenizer, "_tagger", None)
-    if tagger is None:
-        import jieba.posseg
-
-        tagger = jieba.posseg.POSTokenizer(tokenizer._jieba)
-        tokenizer._tagger = tagger
-    return tagger
+    """jieba's part-of-speech tagger over a tokenizer's dictionary (made once per tokenizer; see qa.lexical.tags)."""
+    found = getattr(tokenizer, "_tagger", None)
+    if found is None:
+        found = tagger(tokenizer._jieba)
+        tokenizer._tagger = found
+    return found
 
 
 def find(text: str, tokenizer=None) -> Entities:

@@ -159,7 +159,7 @@ class Corpus:
         Raises:
             StoreError: A file is missing, damaged, or does not match the others.
         """
-        bad = files.damaged(self.path, manifest)
+        bad = files.damaged(self.path, manifest, zip_by_crc=True)
         if bad:
             raise StoreError(f"The index file {bad[0]} is missing or damaged.")
         infos = [DocInfo.from_record(d) for d in manifest["documents"]]

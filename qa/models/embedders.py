@@ -157,14 +157,15 @@ class OnnxEmbedder:
         folder = Path(folder)
         try:
             import onnxruntime
-            from tokenizers import Tokenizer
+
+            from qa.models.vocab import FastTokenizer
 
             def read(name: str) -> dict:
                 return json.loads((folder / name).read_text(encoding="utf-8"))
 
             config = read("config_sentence_transformers.json")
             max_tokens = read("sentence_bert_config.json")["max_seq_length"]
-            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            self._tokenizer = FastTokenizer(folder, int(max_tokens))
             self._words = np.load(folder / WORDS_FILE, mmap_mode="r")
             options = onnxruntime.SessionOptions()
             options.inter_op_num_threads = 1
@@ -177,7 +178,6 @@ class OnnxEmbedder:
         except Exception as exc:  # ImportError, OSError, onnxruntime's own: all mean "cannot run"
             raise ModelError(f"The ONNX model in {folder} cannot run here ({exc}); "
                              f"set {FAST_ENV}=0 to use sentence-transformers.") from exc
-        self._tokenizer.enable_truncation(int(max_tokens))
         self._prompts = config.get("prompts") or {}
         self._pad = self._tokenizer.token_to_id("<pad>") or 0
         self._dim = int(self._session.get_outputs()[0].shape[-1])
@@ -190,13 +190,13 @@ class OnnxEmbedder:
         prefix = self._prompts.get(prompt, "")
         encodings = self._tokenizer.encode_batch([prefix + t for t in texts])
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for batch in _length_batches([len(e.ids) for e in encodings]):
-            width = max(len(encodings[i].ids) for i in batch)
+        for batch in _length_batches([len(e) for e in encodings]):
+            width = max(len(encodings[i]) for i in batch)
             ids = np.full((len(batch), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, i in enumerate(batch):
-                ids[row, : len(encodings[i].ids)] = encodings[i].ids
-                mask[row, : len(encodings[i].ids)] = 1
+                ids[row, : len(encodings[i])] = encodings[i]
+                mask[row, : len(encodings[i])] = 1
             inputs = {"inputs_embeds": np.asarray(self._words[ids], dtype=np.float32), "attention_mask": mask}
             out[batch] = self._session.run(None, inputs)[0]
         return out
