@@ -14,6 +14,10 @@ QUOTED = re.compile(r"“([^”]{2,60})”")
 _CLASSICAL = re.compile(r"[者也之乎矣焉兮哉]|[，。！？]")
 _MUSIC = re.compile(r"歌|曲|旋律|唱|奏响")
 _LAST_SENTENCE = re.compile(r"最后一句|最后那句|last (?:sentence|line|words)|final (?:sentence|line|words)", re.IGNORECASE)
+# How it opens (its very words, the salutation first) rather than what it says at the start (its substance first).
+_FIRST_WORDS = re.compile(r"第一句|头一句|第一段|(?:怎么|怎样|如何)(?:开头|开始|开场|起头)|开头(?:是)?怎么说的|first (?:sentence|words|line)"
+                          r"|how (?:does|did) (?:it|the speech|he|she|xi|the speaker) (?:open|begin|start)", re.IGNORECASE)
+_ASKS_PART = re.compile(r"部分|第几|哪一?块|板块|\b(?:part|section)s?\b", re.IGNORECASE)
 _DATES = re.compile(r"(?:\d{4}|[一二三四五六七八九〇零]{4})\s*年|\d+\s*周年|\d+\s*年来|“[一二三四五六七八九十]+五”")
 
 
@@ -33,6 +37,9 @@ def which(query: Query, found, index: Index) -> Answer | None:
         return _answer(query, index, lead, [best], "")
     heading = next(c for n, c in _parts(document) if n == section.number)
     spans = [best] + ([heading] if best.key != heading.key else [])
+    # Which part, when the topic is in the part's first paragraph: its heading names the part, then the sentence.
+    if _ASKS_PART.search(query.search) and heading.paragraph == best.paragraph:
+        spans = spans[::-1]
     lead = f"This is in part {section.number} of {name}:" if en else f"这在{name}{section.label}："
     return _answer(query, index, lead, spans, "")
 
@@ -143,8 +150,21 @@ def answer(query: Query, index: Index) -> Answer | None:
     if ask.kind == "outline":
         if not parts:
             return None
-        lead = (f"{name} has {count} parts:" if en else f"{name}共分{to_chinese_numeral(count)}个部分：")
-        return _answer(query, index, lead, [c for _, c in parts], "")
+        spans = [c for _, c in parts]
+        if ask.region == "parts":
+            lead = (f"{name} has {count} parts:" if en else f"{name}共分{to_chinese_numeral(count)}个部分：")
+            return _answer(query, index, lead, spans, "")
+        # The whole arc: how it opens, its parts, what follows them, how it ends.
+        content = _content(document)
+        before = [n for n in content if n < parts[0][1].paragraph]
+        after = _around_parts(document, False)
+        frame = [_sentence(document, before[0])] if before else []
+        frame += spans + ([_sentence(document, after[0])] if after else [])
+        if content and content[-1] not in {c.paragraph for c in frame}:
+            frame.append(_sentence(document, content[-1]))
+        lead = (f"{name} opens, sets out {count} parts and closes:" if en else
+                f"{name}先作开场，再分{to_chinese_numeral(count)}个部分展开，最后收尾：")
+        return _answer(query, index, lead, frame, "")
     if ask.kind == "part":
         if not parts:
             return None
@@ -200,8 +220,11 @@ def answer(query: Query, index: Index) -> Answer | None:
     content = _content(document)
     if ask.kind == "opening":
         first = document.paragraphs[0]
-        spans = ([_sentence(document, first.n)] if is_salutation(first.text) else []) + \
-            ([_sentence(document, content[0])] if content else [])
+        opening = [_sentence(document, content[0])] if content else []
+        greeting = [_sentence(document, first.n)] if is_salutation(first.text) else []
+        # What it opens with is its first words of substance; the salutation first only when the very first words
+        # are asked for.
+        spans = greeting + opening if _FIRST_WORDS.search(query.search) else opening + greeting
         return _answer(query, index, f"{name} opens:" if en else f"{name}的开头：", spans, "")
     if ask.kind == "ending":
         last = content[-1] if content else document.paragraphs[-1].n

@@ -123,8 +123,9 @@ class Retriever:
 
     def dense(self, vector: np.ndarray, documents: frozenset[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """The store's nearest chunks: (ids, cosines)."""
-        total = self.index.store.count()
-        return self.index.store.search(vector, min(DENSE_CANDIDATES, total), Filter(documents))
+        store = self.index.store
+        limit = min(DENSE_CANDIDATES, len(self.index.table), getattr(store, "candidates", DENSE_CANDIDATES))
+        return store.search(vector, limit, Filter(documents))
 
     def background(self, vector: np.ndarray) -> float:
         """The best cosine of the question with the everyday background sentences."""

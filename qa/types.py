@@ -205,7 +205,8 @@ class StructureAsk:
     """A question about a document's layout: its outline, some parts, its opening or ending, what it quotes.
 
     ``parts`` are part numbers (-1: the last part); for ``kind == "paragraph"`` they are paragraph numbers. A
-    question of ``kind == "within"`` is answered by search, within the ``region`` (opening, ending …) named.
+    question of ``kind == "within"`` is answered by search, within the ``region`` (opening, ending …) named; an
+    ``outline`` with ``region == "parts"`` asks for the parts alone (how many, which), without the opening and end.
     """
 
     kind: str

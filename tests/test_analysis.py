@@ -37,8 +37,12 @@ def test_intent(text, kind):
 
 
 @pytest.mark.parametrize(("text", "ask"), [
-    ("这篇讲话主要讲了哪几个方面？", StructureAsk("outline")), ("讲话分几个部分？", StructureAsk("outline")),
-    ("How many main points does Xi make?", StructureAsk("outline")), ("讲了什么", StructureAsk("outline")),
+    ("这篇讲话主要讲了哪几个方面？", StructureAsk("outline", region="parts")),
+    ("讲话分几个部分？", StructureAsk("outline", region="parts")),
+    ("How many main points does Xi make?", StructureAsk("outline", region="parts")), ("讲了什么", StructureAsk("outline")),
+    ("讲话的结构是怎么安排的？", StructureAsk("outline")), ("How is the speech organised?", StructureAsk("outline")),
+    ("讲第一点之前紧挨着的那段说了啥", StructureAsk("before-part", (1,))),
+    ("讲几点要求之前，前面说了什么？", StructureAsk("preamble")),
     ("第三部分讲什么？", StructureAsk("part", (3,))), ("第二点和第四点分别说了什么", StructureAsk("part", (2, 4))),
     ("最后一点是什么", StructureAsk("part", (-1,))), ("What is the second section about?", StructureAsk("part", (2,))),
     ("讲话是怎么开头的？", StructureAsk("opening")), ("结尾说了什么", StructureAsk("ending")),
@@ -96,6 +100,8 @@ def test_moving_through_the_document(tokenizer, question, turn, expected):
     ("它的意义在哪？", "工匠精神是什么？", "工匠精神的意义在哪？"),
     ("What about trade unions?", "What does the speech say about model workers?",
      "What does it say about trade unions?"),
+    ("那对工会呢？", "讲话对劳模提了什么希望？", "讲话对工会提了什么希望？"),
+    ("对这些人有什么希望？", "劳动模范是什么？", "对劳动模范有什么希望？"),
 ])
 def test_follow_ups_are_read_in_context(tokenizer, question, before, read):
     query = analyse(question, tokenizer, [Turn(before, {"citations": [{"document": {"id": "d"}, "paragraph": 10}]})])

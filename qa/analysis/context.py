@@ -18,7 +18,7 @@ _NEXT = re.compile(r"下一[点个条部块项段]|下一部分|下个|接下来
 _PREVIOUS = re.compile(r"上一[点个条部块项段]|上一部分|上个|前一[点个部]|前面那一?(?:部分|点|个|块|段)|之前那一?(?:部分|点|个)|"
                        r"前一部分|前面一[点部]"
                        r"|\bprevious\b|the one before|came (?:right )?before|before (?:it|that)|preceding", _I)
-_PRONOUN_ZH = re.compile(r"它们?|他们|她们|这个|那个|这些|那些|这一点|这点|这种|那种|其中|上面说的|前面说的|刚才说的|刚说的|"
+_PRONOUN_ZH = re.compile(r"这些人|那些人|这帮人|这群人|它们?|他们|她们|这个|那个|这些|那些|这一点|这点|这种|那种|其中|上面说的|前面说的|刚才说的|刚说的|"
                          r"这方面|那方面|这件事|这句话|这一条|这项|这样做|这么做")
 _PRONOUN_EN = re.compile(r"\b(?:it|its|that|this|they|them|these|those)\b", _I)
 _SWITCH_ZH = re.compile(r"^(?:那|那么|还有|另外|再说说|说说|再问问|那关于|关于)?\s*(?P<topic>[^，,。？?！!]{1,16}?)\s*"
@@ -204,6 +204,8 @@ def resolve(question: str, language: str, words: list[str], history: Sequence[Tu
     switch = (_SWITCH_ZH if zh else _SWITCH_EN).match(question)
     if switch and short:
         new = (switch.group("topic") or (switch.groupdict().get("topic2") or "")).strip()
+        if zh:  # 那对各级党委呢: the topic is what follows the preposition
+            new = re.sub(r"^(?:对于|对|关于|给|跟|向|和|同)(?=.{2})", "", new)
         if new and not (_PRONOUN_ZH if zh else _PRONOUN_EN).fullmatch(new):
             if zh and topic and topic in asked:
                 text = asked.replace(topic, new)

@@ -95,6 +95,7 @@ _STRUCTURE: list[tuple[str, re.Pattern[str]]] = [
         r"|(?:which|what) anniversar|anniversaries|dates? (?:are |does it )?mention", _I)),
     ("address", re.compile(r"称呼|怎么称呼|对谁讲|向谁讲|听众|面向谁|address(?:es|ed)? (?:his |her |the |its )?audience"
                            r"|whom does (?:it|he|she) address|who (?:is|was) (?:it|the speech) addressed"
+                           r"|who (?:is|was|does) (?:\w+ ){0,2}(?:addressing|speaking to|talking to|address)\b"
                            r"|how does (?:he|she|the speaker|xi) address", _I)),
     ("opening", re.compile(
         r"开头|开场|开篇|一开始|开始的时候|首先说|第一句|起头|开宗明义|打头|\bopen(?:s|ing|ed)?\b|\bbegin|\bstart(?:s|ed)?\b"
@@ -106,8 +107,11 @@ _STRUCTURE: list[tuple[str, re.Pattern[str]]] = [
     ("outline", re.compile(
         r"几个方面|哪几个方面|几部分|哪几部分|哪些部分|几点|哪几点|几块|分几|提纲|框架|结构|脉络|大纲|要点|几大"
         r"|main (?:points|parts|sections|themes|ideas|messages)|\boutline|structure|how many (?:parts|points|sections)"
-        r"|key (?:points|themes)|break (?:it )?down|sections? of the speech", _I)),
+        r"|key (?:points|themes)|break (?:it )?down|sections? of the speech|organi[sz]", _I)),
 ]
+# An outline asked as the whole arc (how it is organised: opening, parts, close) rather than its main points.
+_ARC = re.compile(r"结构|安排|脉络|整体|组织|先.{0,6}后|顺序|思路|布局|organi[sz]|\bstructur|\bflow\b|\barc\b|\border\b"
+                  r"|layout|laid out|progress", _I)
 # Openings and endings named so plainly that the question needs no word for "the speech".
 _PLAIN = {"opening": re.compile(r"开头|开场白|开篇|开场|第一句|一开始"),
           "ending": re.compile(r"结尾|结束语|结语|收尾|最后一句|最后一段|末尾|结束时|末了|临了")}
@@ -220,14 +224,19 @@ def structure_of(text: str, words: list[str], about_text: bool | None = None) ->
     """
     if _SALUTATION_COUNT.search(text):
         return StructureAsk("address")
-    if _HOW_MANY_PARTS.search(text):
-        return StructureAsk("outline")
     next_to = _NEXT_TO_PART.search(text)
     if next_to:
         value = next_to[1] or next_to[2] or "last"
         number = -1 if value.lower() in ("last",) or next_to[0].startswith("最后") else \
             (int(value) if value.isdigit() else _EN_ORDINALS.get(value.lower()) or chinese_numeral(value.replace("两", "二")))
         return StructureAsk("before-part", (number,))
+    around = _AROUND_PARTS.search(text)  # 讲几点要求之前: what comes before the parts, not how many there are
+    if around:
+        before = (around["when"] or "") in ("之前", "以前", "前面") or "铺垫" in around[0] or \
+            (around["en"] or "").lower() == "before"
+        return StructureAsk("preamble" if before else "postamble")
+    if _HOW_MANY_PARTS.search(text):
+        return StructureAsk("outline", region="parts")
     parts = part_numbers(text)
     if parts:
         return StructureAsk("part", parts)
@@ -235,11 +244,6 @@ def structure_of(text: str, words: list[str], about_text: bool | None = None) ->
     if paragraph:
         value = paragraph[1]
         return StructureAsk("paragraph", (int(value) if value.isdigit() else chinese_numeral(value.replace("两", "二")),))
-    around = _AROUND_PARTS.search(text)
-    if around:
-        before = (around["when"] or "") in ("之前", "以前", "前面") or "铺垫" in around[0] or \
-            (around["en"] or "").lower() == "before"
-        return StructureAsk("preamble" if before else "postamble")
     if _WHICH_PART.search(text):
         return StructureAsk("which")
     about = _ABOUT_TEXT.search(text) is not None if about_text is None else about_text
@@ -252,6 +256,8 @@ def structure_of(text: str, words: list[str], about_text: bool | None = None) ->
                 continue
             if kind == "address" and not (about or "称呼" in text):
                 continue
+            if kind == "outline" and not _ARC.search(text):  # the main points, 几个方面, 框架: the parts alone
+                return StructureAsk(kind, region="parts")
             return StructureAsk(kind)
     if _OVERVIEW.search(text) and all(w in GENERIC_WORDS for w in words) and (about or not words):
         return StructureAsk("outline")

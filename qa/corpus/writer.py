@@ -170,7 +170,12 @@ class Writer:
                 write_json(files.shard(self.path, info.id) / info.tokens, tokens[info.id])
             shutil.rmtree(lexical_dir, ignore_errors=True)
             lexical_dir.mkdir(parents=True)
+            started = time.perf_counter()
+            self.progress(f"Indexing the words of {len(table.paragraphs)} paragraphs (BM25 and the English "
+                          f"bridge; about {max(1, round(len(table.paragraphs) / 400))} s)…")
             build.lexical_index(table, tokens).save(lexical_dir)
+            if time.perf_counter() - started > 2:
+                self.progress(f"  indexed in {time.perf_counter() - started:.1f} s")
             if manifest.get("background_model") != self.embedder.name or not (self.path / BACKGROUND).is_file():
                 buffer = files.npy_bytes(build.embed_background(self.embedder))
                 write_bytes(self.path / BACKGROUND, buffer)
