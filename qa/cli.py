@@ -76,10 +76,17 @@ def cli() -> None:
 @_qa_errors
 def paragraphs(source: str | None, as_json: bool) -> None:
     """Print a document's rebuilt paragraphs with their numbers and parts."""
+    import hashlib
+    from pathlib import Path
+
     from qa import ingest
     from qa.config import BUNDLED_SOURCE
+    from qa.corpus.files import new_id
 
-    document = ingest.read(source or BUNDLED_SOURCE)
+    path = Path(source or BUNDLED_SOURCE)
+    document = ingest.read(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    document = document.with_meta(id=new_id(path, digest, set()))  # the id `qa add` gives it in a new corpus
     if as_json:
         click.echo(_dump(document.to_dict()))
         return
@@ -275,7 +282,8 @@ def serve(host, port, allow_origins, rate_limit, corpus, store, model) -> None:
 @click.option("--compare", is_flag=True, help="Also rank with BM25 only, dense only and plain RRF.")
 @click.option("--calibrate", is_flag=True, help="Measure the model's decision bars on the tuning half and keep them "
               "in the corpus (for a model other than the default one).")
-@CORPUS
+@click.option("--corpus", type=click.Path(file_okay=False), envvar="QA_CORPUS",
+              help="A corpus holding the bundled speech (default: index/built/eval, built from the speech alone).")
 @STORE
 @MODEL
 @JSON
@@ -309,16 +317,16 @@ def eval_(question_set, compare, calibrate, corpus, store, model, as_json) -> No
 @click.option("--scale", multiple=True, type=click.IntRange(10, 1_000_000),
               help="Also build and query a synthetic corpus of this many paragraphs (repeatable).")
 @click.option("--int8", is_flag=True, help="Build the --scale corpora with 8-bit passage vectors.")
-@CORPUS
 @STORE
 @JSON
 @_qa_errors
-def bench(repeats, scale, int8, corpus, store, as_json) -> None:
-    """Time every stage of an answer, warm and cold answers, builds, memory and scale."""
+def bench(repeats, scale, int8, store, as_json) -> None:
+    """Time every stage of an answer, warm and cold answers, builds, memory and scale (on corpora it makes: the
+    bundled speech, and --scale synthetic ones; with --store, in collections of their own, dropped after)."""
     from qa.tools import bench as bench_mod
     from qa.tools import describe
 
-    settings = _settings(corpus=corpus, store=store)
+    settings = _settings(store=store)
     result = bench_mod.run(settings, repeats=repeats, scale=scale, progress=_progress, int8=int8)
     click.echo(_dump(result) if as_json else describe.benchmark(result))
 

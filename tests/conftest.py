@@ -122,3 +122,13 @@ def store(request) -> str | None:
         return None
     return request.getfixturevalue("milvus").collection()
 
+
+@pytest.fixture
+def stored_corpus(fresh_corpus, store) -> Path:
+    """``fresh_corpus`` with its vectors in ``store`` (moved there as ``qa build --store`` does)."""
+    if store:
+        from fakes import FakeEmbedder
+
+        Corpus(fresh_corpus, FakeEmbedder(), store=store).rebuild()
+    return fresh_corpus
+

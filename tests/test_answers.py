@@ -148,8 +148,8 @@ def test_a_part_the_speech_does_not_have_is_said_plainly(assistant):
 
 
 @pytest.mark.parametrize(("first", "follow", "paragraph", "read"), [
-    ("第一点讲的是什么？", "下一点呢？", 13, "第2部分"),
-    ("第三部分说的啥？", "上一部分讲的什么？", 13, "第2部分"),
+    ("第一点讲的是什么？", "下一点呢？", 13, "第二部分"),
+    ("第三部分说的啥？", "上一部分讲的什么？", 13, "第二部分"),
     ("What is the first section about?", "And the next one?", 13, "part 2"),
     ("讲话里说的劳模精神是什么？", "那工匠精神呢？", 10, "工匠精神"),
 ])

@@ -119,3 +119,24 @@ def test_a_small_dictionary_is_read_as_cc_cedict(monkeypatch, tmp_path):
     lexicon = build_lexicon({"工会", "劳动"})
     assert lexicon == {"labor": {"工会": 0.5, "劳动": 1.0}, "union": {"工会": 0.5}, "trade": {"工会": 0.5},
                        "work": {"劳动": 1.0}}
+
+
+def test_english_words_are_stemmed_the_same_by_answers_running_at_once():
+    import threading
+
+    text = "How should the rights of delivery workers and their craftsmanship be protected by unions?"
+    expected = english_words(text)
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.extend(english_words(text) for _ in range(2000))
+        except Exception as exc:  # noqa: BLE001  a shared stemmer broke here with IndexError
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and all(r == expected for r in results) and len(results) == 8000

@@ -29,9 +29,9 @@ def test_a_corpus_that_does_not_exist_and_has_no_seed_says_how_to_start(tmp_path
         Corpus(tmp_path / "none", fake_embedder).index  # noqa: B018
 
 
-def test_adding_embeds_only_the_new_document(fresh_corpus, store):
+def test_adding_embeds_only_the_new_document(stored_corpus, store):
     embedder = FakeEmbedder()
-    corpus = Corpus(fresh_corpus, embedder, store=store)
+    corpus = Corpus(stored_corpus, embedder, store=store)
     speech_units = corpus.index.store.count(SPEECH_ID)
     (added,) = corpus.add([DOCS / "doc_a.txt"])
     assert added.new and added.info.id == "doc-a" and added.info.paragraphs == 17
@@ -40,8 +40,8 @@ def test_adding_embeds_only_the_new_document(fresh_corpus, store):
     assert corpus.index.store.count(SPEECH_ID) == speech_units
 
 
-def test_the_same_file_twice_is_not_duplicated(fresh_corpus, fake_embedder, tmp_path, store):
-    corpus = Corpus(fresh_corpus, fake_embedder, store=store)
+def test_the_same_file_twice_is_not_duplicated(stored_corpus, fake_embedder, tmp_path, store):
+    corpus = Corpus(stored_corpus, fake_embedder, store=store)
     first = corpus.add([DOCS / "doc_a.txt"])
     generation = corpus.index.generation
     copy = tmp_path / "renamed copy.txt"
@@ -52,8 +52,8 @@ def test_the_same_file_twice_is_not_duplicated(fresh_corpus, fake_embedder, tmp_
     assert corpus.index.generation == generation  # nothing written
 
 
-def test_ids_are_made_from_file_names_and_kept_unique(fresh_corpus, fake_embedder, tmp_path, store):
-    corpus = Corpus(fresh_corpus, fake_embedder, store=store)
+def test_ids_are_made_from_file_names_and_kept_unique(stored_corpus, fake_embedder, tmp_path, store):
+    corpus = Corpus(stored_corpus, fake_embedder, store=store)
     other = tmp_path / "doc_a.txt"
     other.write_text((DOCS / "doc_a.txt").read_text(encoding="utf-8").replace("致辞", "讲话"), encoding="utf-8")
     chinese = tmp_path / "养老报告.md"
@@ -63,39 +63,39 @@ def test_ids_are_made_from_file_names_and_kept_unique(fresh_corpus, fake_embedde
     assert ids[2].startswith("doc-") and len(ids[2]) == 12
 
 
-def test_flags_replace_what_the_layout_shows(fresh_corpus, fake_embedder, store):
-    corpus = Corpus(fresh_corpus, fake_embedder, store=store)
+def test_flags_replace_what_the_layout_shows(stored_corpus, fake_embedder, store):
+    corpus = Corpus(stored_corpus, fake_embedder, store=store)
     (added,) = corpus.add([DOCS / "doc_c.txt"], title="营商环境讲话", date="2021-04-01", speaker="某某")
     assert (added.info.title, added.info.date, added.info.speaker) == ("营商环境讲话", "2021-04-01", "某某")
     assert corpus.index.document(added.info.id).title == "营商环境讲话"
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [({"date": "2021-13-01"}, "YYYY-MM-DD"), ({"date": "yesterday"}, "YYYY-MM-DD")])
-def test_a_bad_date_is_refused_before_anything_is_written(fresh_corpus, fake_embedder, kwargs, message, store):
-    corpus = Corpus(fresh_corpus, fake_embedder, store=store)
-    before = (fresh_corpus / MANIFEST).read_bytes()
+def test_a_bad_date_is_refused_before_anything_is_written(stored_corpus, fake_embedder, kwargs, message, store):
+    corpus = Corpus(stored_corpus, fake_embedder, store=store)
+    before = (stored_corpus / MANIFEST).read_bytes()
     with pytest.raises(SourceError, match=message):
         corpus.add([DOCS / "doc_a.txt"], **kwargs)
-    assert (fresh_corpus / MANIFEST).read_bytes() == before
+    assert (stored_corpus / MANIFEST).read_bytes() == before
 
 
-def test_a_file_that_cannot_be_read_adds_nothing(fresh_corpus, fake_embedder, tmp_path, store):
+def test_a_file_that_cannot_be_read_adds_nothing(stored_corpus, fake_embedder, tmp_path, store):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe not utf-8 \xff")
-    corpus = Corpus(fresh_corpus, fake_embedder, store=store)
+    corpus = Corpus(stored_corpus, fake_embedder, store=store)
     with pytest.raises(SourceError, match="not UTF-8"):
         corpus.add([DOCS / "doc_a.txt", bad])
     assert [i.id for i in corpus.docs()] == [SPEECH_ID]
 
 
-def test_removing_a_document_removes_its_files_and_vectors(fresh_corpus, fake_embedder, store):
-    corpus = Corpus(fresh_corpus, fake_embedder, store=store)
+def test_removing_a_document_removes_its_files_and_vectors(stored_corpus, fake_embedder, store):
+    corpus = Corpus(stored_corpus, fake_embedder, store=store)
     corpus.add([DOCS / "doc_a.txt"])
     gone = corpus.remove("doc-a")
     assert gone.id == "doc-a" and [i.id for i in corpus.docs()] == [SPEECH_ID]
-    assert not (fresh_corpus / "shards" / "doc-a").exists()
-    assert not (fresh_corpus / "documents" / "doc-a.txt").exists()
-    assert not (fresh_corpus / "vectors" / "doc-a.npz").exists()
+    assert not (stored_corpus / "shards" / "doc-a").exists()
+    assert not (stored_corpus / "documents" / "doc-a.txt").exists()
+    assert not (stored_corpus / "vectors" / "doc-a.npz").exists()
     assert corpus.index.store.count("doc-a") == 0
     with pytest.raises(KeyError):
         corpus.remove("doc-a")
@@ -109,56 +109,56 @@ def test_every_file_the_manifest_names_is_checksummed(fresh_corpus):
     assert manifest["model"] == "fake-embedder" and manifest["calibration"]["model"] == "fake-embedder"
 
 
-def test_another_process_adding_a_document_is_seen_without_a_restart(fresh_corpus, monkeypatch, store):
+def test_another_process_adding_a_document_is_seen_without_a_restart(stored_corpus, monkeypatch, store):
     monkeypatch.setattr(folder, "REFRESH_SECONDS", 0.0)
-    reader = Corpus(fresh_corpus, FakeEmbedder(), store=store)
+    reader = Corpus(stored_corpus, FakeEmbedder(), store=store)
     assert [i.id for i in reader.docs()] == [SPEECH_ID]
-    Corpus(fresh_corpus, FakeEmbedder(), store=store).add([DOCS / "doc_a.txt"])
+    Corpus(stored_corpus, FakeEmbedder(), store=store).add([DOCS / "doc_a.txt"])
     assert [i.id for i in reader.docs()] == [SPEECH_ID, "doc-a"]
 
 
-def test_answers_cite_the_document_they_come_from(fresh_corpus, fake_embedder, store):
-    Corpus(fresh_corpus, fake_embedder, store=store).add([DOCS / "doc_a.txt", DOCS / "doc_b.md"])
-    assistant = Assistant(Settings(corpus=fresh_corpus, store=store), embedder=fake_embedder, progress=None)
+def test_answers_cite_the_document_they_come_from(stored_corpus, fake_embedder, store):
+    Corpus(stored_corpus, fake_embedder, store=store).add([DOCS / "doc_a.txt", DOCS / "doc_b.md"])
+    assistant = Assistant(Settings(corpus=stored_corpus, store=store), embedder=fake_embedder, progress=None)
     answer = assistant.ask("助老餐桌每天为多少老人提供午餐？")
     assert answer.answered and answer.citations[0].document.id == "doc-b"
     assert "2,600" in answer.citations[0].quote
     assert "《关于柳溪区社区养老服务的调研报告》第" in answer.answer
 
 
-def test_a_question_can_be_limited_to_one_document(fresh_corpus, fake_embedder, store):
-    Corpus(fresh_corpus, fake_embedder, store=store).add([DOCS / "doc_a.txt"])
-    assistant = Assistant(Settings(corpus=fresh_corpus, store=store), embedder=fake_embedder, progress=None)
+def test_a_question_can_be_limited_to_one_document(stored_corpus, fake_embedder, store):
+    Corpus(stored_corpus, fake_embedder, store=store).add([DOCS / "doc_a.txt"])
+    assistant = Assistant(Settings(corpus=stored_corpus, store=store), embedder=fake_embedder, progress=None)
     for doc in (SPEECH_ID, "doc-a"):
         answer = assistant.ask("工匠精神", doc=doc)
         assert answer.citations and {c.document.id for c in answer.citations} == {doc}
 
 
-def test_a_structure_question_follows_the_document_it_is_limited_to(fresh_corpus, fake_embedder, store):
-    Corpus(fresh_corpus, fake_embedder, store=store).add([DOCS / "doc_a.txt"])
-    assistant = Assistant(Settings(corpus=fresh_corpus, store=store), embedder=fake_embedder, progress=None)
+def test_a_structure_question_follows_the_document_it_is_limited_to(stored_corpus, fake_embedder, store):
+    Corpus(stored_corpus, fake_embedder, store=store).add([DOCS / "doc_a.txt"])
+    assistant = Assistant(Settings(corpus=stored_corpus, store=store), embedder=fake_embedder, progress=None)
     answer = assistant.ask("讲话分几个部分？", doc="doc-a")
     assert answer.answered and [c.paragraph for c in answer.citations] == [4, 7, 10, 13]
     assert answer.citations[0].quote.startswith("一、")
 
 
-def test_a_model_change_embeds_every_document_again(fresh_corpus, store):
+def test_a_model_change_embeds_every_document_again(stored_corpus, store):
     other = FakeEmbedder(name="another-model", dim=32)
-    corpus = Corpus(fresh_corpus, other, store=store)
+    corpus = Corpus(stored_corpus, other, store=store)
     assert corpus.index.store.count(SPEECH_ID) > 0 and corpus.index.manifest["model"] == "another-model"
     assert other.embedded > 0 and corpus.index.manifest["dim"] == 32
 
 
-def test_an_empty_corpus_says_so(fresh_corpus, fake_embedder, store):
-    corpus = Corpus(fresh_corpus, fake_embedder, store=store)
+def test_an_empty_corpus_says_so(stored_corpus, fake_embedder, store):
+    corpus = Corpus(stored_corpus, fake_embedder, store=store)
     corpus.remove(SPEECH_ID)
     with pytest.raises(StoreError, match="has no documents"):
-        Corpus(fresh_corpus, fake_embedder, store=store).index  # noqa: B018
+        Corpus(stored_corpus, fake_embedder, store=store).index  # noqa: B018
 
 
-def test_rebuilding_embeds_everything_again(fresh_corpus, store):
+def test_rebuilding_embeds_everything_again(stored_corpus, store):
     embedder = FakeEmbedder()
-    corpus = Corpus(fresh_corpus, embedder, store=store)
+    corpus = Corpus(stored_corpus, embedder, store=store)
     generation = corpus.index.generation
     corpus.rebuild()
     assert embedder.embedded > 0 and corpus.index.generation == generation + 1

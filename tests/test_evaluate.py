@@ -78,7 +78,7 @@ def test_a_run_on_the_real_pipeline_reads_follow_ups_with_their_first_answer(fak
                     history=("第一点讲的是什么？",))]
     outcomes = evaluate.run(fake_assistant, questions, suggestions=False)
     assert [o.cited[0][1] for o in outcomes] == [10, 13]
-    assert outcomes[1].interpreted_as and "2" in outcomes[1].interpreted_as
+    assert outcomes[1].interpreted_as and "第二部分" in outcomes[1].interpreted_as
     report = evaluate.report(outcomes, None, SPEECH_ID)
     assert report["categories"]["structure"]["cites_every_part"] == 1.0
     assert report["categories"]["followup"]["right_paragraph_first"] == 1.0

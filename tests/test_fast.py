@@ -217,7 +217,7 @@ def test_scale_point_builds_and_answers(fake_embedder, monkeypatch):
 
     cold = []
 
-    def cold_ask(corpus, runs=3, fast=True):
+    def cold_ask(corpus, runs=3, fast=True, store=None):
         cold.append(([info.id for info in Corpus(corpus, fake_embedder).docs()], runs))
         return 1.5
 

@@ -5,6 +5,7 @@ The corpus tests themselves run on both stores (tests/test_corpus.py, the ``stor
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from urllib.parse import quote
@@ -19,7 +20,8 @@ from fakes import FakeEmbedder
 from qa.assistant import Assistant
 from qa.cli import cli
 from qa.config import Settings
-from qa.corpus.folder import Corpus
+from qa import stores
+from qa.corpus.folder import MANIFEST, Corpus
 from qa.errors import StoreError, StoreUnavailable
 from qa.stores import milvus as milvus_store
 from qa.tools import baselines
@@ -36,12 +38,16 @@ def _answers(assistant: Assistant) -> list[tuple]:
 
 def test_a_corpus_moved_to_milvus_answers_exactly_as_before_without_embedding_again(fresh_corpus, milvus):
     before = _answers(Assistant(Settings(corpus=fresh_corpus), embedder=FakeEmbedder(), progress=None))
-    embedder = FakeEmbedder()
-    moved = Assistant(Settings(corpus=fresh_corpus, store=milvus.collection()), embedder=embedder, progress=None)
+    store, embedder = milvus.collection(), FakeEmbedder()
+    with pytest.raises(StoreError, match="keeps its vectors in the corpus folder .*qa build --corpus"):
+        Corpus(fresh_corpus, embedder, store=store).index  # noqa: B018  never moved by just reading it
+    Corpus(fresh_corpus, embedder, store=store).rebuild()  # qa build --store
+    moved = Assistant(Settings(corpus=fresh_corpus, store=store), embedder=embedder, progress=None)
     assert _answers(moved) == before
     assert embedder.embedded == 0  # the vectors moved from the embedded store's files
     assert moved.index.manifest["store"].startswith("milvus:http://127.0.0.1:")
-    assert moved.index.store.count(SPEECH_ID) == Corpus(fresh_corpus, FakeEmbedder()).index.store.count(SPEECH_ID)
+    with pytest.raises(StoreError, match="keeps its vectors in milvus://127.0.0.1:"):
+        Corpus(fresh_corpus, FakeEmbedder()).add([DOCS / "doc_a.txt"])  # nor by adding to it without --store
 
 
 def test_a_collection_keeps_what_it_was_built_with_and_refuses_another_model(tmp_path, milvus):
@@ -67,6 +73,7 @@ def test_the_engine_down_is_a_clear_error_and_answers_resume_when_it_is_back(tmp
     engine = MilvusLite(tmp_path / "engine.db", free_port(), tmp_path / "engine.log").start()
     try:
         store = f"{engine.uri}?collection=fault&timeout=3"
+        Corpus(fresh_corpus, FakeEmbedder(), store=store).rebuild()
         assistant = Assistant(Settings(corpus=fresh_corpus, store=store), embedder=FakeEmbedder(), progress=None)
         assert assistant.ask("工匠精神是什么？").answered
         engine.stop()
@@ -88,11 +95,16 @@ def test_the_engine_down_gives_http_503_and_a_one_line_cli_error(tmp_path, fresh
     from ui.server import create_app
 
     dead = f"milvus://127.0.0.1:{free_port()}?timeout=2"
+    manifest = json.loads((fresh_corpus / MANIFEST).read_text(encoding="utf-8"))
+    manifest["store"] = stores.describe(dead, fresh_corpus)  # as if it had been moved there before the engine died
+    (fresh_corpus / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assistant = Assistant(Settings(corpus=fresh_corpus, store=dead), embedder=FakeEmbedder(), progress=None)
     with served.BackgroundServer(create_app(assistant)) as url:
         reply = requests.get(f"{url.rstrip('/')}/api/ask", params={"q": "工匠精神是什么？"}, timeout=30)
-    assert reply.status_code == 503, reply.text
-    assert reply.json()["code"] == "store_unavailable" and "does not answer" in reply.json()["error"]
+        listing = requests.get(f"{url.rstrip('/')}/api/docs", timeout=30)
+    for response in (reply, listing):
+        assert response.status_code == 503, response.text
+        assert response.json()["code"] == "store_unavailable" and "does not answer" in response.json()["error"]
     result = CliRunner().invoke(cli, ["docs", "--corpus", str(fresh_corpus), "--store", dead])
     assert result.exit_code == 1 and "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
@@ -100,8 +112,9 @@ def test_the_engine_down_gives_http_503_and_a_one_line_cli_error(tmp_path, fresh
 
 
 def test_the_engines_own_hybrid_search_is_compared(fresh_corpus, milvus):
-    assistant = Assistant(Settings(corpus=fresh_corpus, store=milvus.collection()), embedder=FakeEmbedder(),
-                          progress=None)
+    store = milvus.collection()
+    Corpus(fresh_corpus, FakeEmbedder(), store=store).rebuild()
+    assistant = Assistant(Settings(corpus=fresh_corpus, store=store), embedder=FakeEmbedder(), progress=None)
     question = Question("k", "keyword", "快递员", (16,), "快递员", "tune")
     result = baselines.compare(assistant, [question])
     assert result["engine hybrid"]["tune"]["keyword"]["hit_rate@3"] == 1.0
@@ -114,7 +127,7 @@ def test_two_servers_share_one_store_and_see_a_new_document_without_a_restart(as
     corpus = tmp_path / "shared"
     shutil.copytree(assistant.settings.corpus, corpus)
     store = milvus.collection()
-    Corpus(corpus, assistant.embedder, store=store).index  # noqa: B018  moved once, before the servers start
+    Corpus(corpus, assistant.embedder, store=store).rebuild()  # moved once, before the servers start
     env = {"QA_STORE": store}
     servers = [served.start(corpus, tmp_path / f"serve-{n}.log", extra_env=env) for n in (1, 2)]
     try:

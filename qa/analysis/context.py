@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.analysis import intent as intents
+from qa.ingest.structure import to_chinese_numeral
 from qa.lexical.bridge import english_words
 from qa.lexical.words import STOPWORDS, Tokenizer
 from qa.types import StructureAsk, Turn
@@ -145,7 +146,8 @@ def _phrase(kind: str, topic: str, language: str) -> str:
 
 
 def _part_reading(number: int, doc: str | None, anchors, zh: bool) -> Reading:
-    label = f"第{number}部分讲了什么？" if zh else f"What is part {number} about?"
+    label = f"第{to_chinese_numeral(number)}部分讲了什么？" if zh and number > 0 else \
+        f"第{number}部分讲了什么？" if zh else f"What is part {number} about?"
     return Reading(label, label, anchors, StructureAsk("part", (number,), doc), intents.STRUCTURE)
 
 

@@ -11,7 +11,7 @@ from qa.types import Entities
 
 TITLE = re.compile(r"《([^》]{1,40})》")
 _ZH_DIGITS = "零〇一二两三四五六七八九十百千万亿"
-NUMBER = re.compile(rf"(?:\d+(?:[.,]\d+)*|(?=[{_ZH_DIGITS}]*[一二三四五六七八九十两〇零])[{_ZH_DIGITS}]+)\s*(?P<unit>周年|万人|万元|亿元|个百分点|%|％|[人名位元块万亿年次倍项个家所天日月节条届批种层类座台吨])")
+NUMBER = re.compile(rf"(?:\d+(?:[.,]\d+)*|(?=[{_ZH_DIGITS}]*[一二三四五六七八九十两〇零])[{_ZH_DIGITS}]+)\s*(?:多|余|来)?(?P<unit>周年|万人|万元|亿元|个百分点|%|％|[人名位元块万亿年次倍项个家所天日月节条届批种层类座台吨])")
 # Common surnames: a word jieba tags as a name counts as a person's name only if it starts with one of
 # these (jieba tags many ordinary words nr: 道贺, 小康, 光荣).
 SURNAMES = frozenset(

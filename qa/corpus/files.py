@@ -56,6 +56,18 @@ def stale(manifest: dict[str, Any], model: str, store: str) -> str | None:
     return None
 
 
+def elsewhere(folder: Path, manifest: dict[str, Any]) -> StoreError:
+    """The error for a corpus whose vectors are kept in another store than the one asked for."""
+    kept = manifest.get("store", "embedded")
+    where = "the corpus folder (no --store)"
+    if kept != "embedded":  # milvus:http://HOST:PORT/COLLECTION or milvus-lite:/PATH/COLLECTION, as a --store URI
+        kind, _, rest = kept.partition(":")
+        base, _, collection = rest.removeprefix("http://").rpartition("/")
+        where = f"{kind}://{base}?collection={collection}"
+    return StoreError(f"The corpus at {folder} keeps its vectors in {where}; use the same --store (QA_STORE), or "
+                      f"move them with: qa build --corpus {folder} --store URI")
+
+
 def stamp(folder: Path) -> tuple[float, int] | None:
     """When and how big the manifest was last written (another process's commit changes it)."""
     try:

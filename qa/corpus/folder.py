@@ -135,6 +135,8 @@ class Corpus:
             manifest = self._manifest()
         stale = self._stale(manifest)
         if stale:
+            if self._moved_only(manifest):  # never moved silently: a server on another store would move it back
+                raise files.elsewhere(self.path, manifest)
             self.progress(f"The index at {self.path} {stale}; rebuilding it.")
             manifest = self._repair()
         try:
@@ -252,10 +254,20 @@ class Corpus:
         return gone
 
     def rebuild(self) -> Index:
-        """Embed every document again (after a model change, or on request)."""
-        self._repair(everything=True)
+        """Embed every document again (after a model change, or on request); or, when the corpus's vectors are
+        in another store than this one's, move them here (embedding only what the old store cannot give)."""
+        try:
+            manifest = self._manifest()
+        except StoreError:
+            manifest = None
+        self._repair(everything=not (manifest and self._moved_only(manifest)), move=True)
         self._index = None
         return self.index
+
+    def _moved_only(self, manifest: dict[str, Any]) -> bool:
+        """Whether the committed state differs from this corpus's settings only by its vector store."""
+        return (manifest.get("format") == files.FORMAT and manifest.get("model") == self.embedder.name
+                and bool(self._stale(manifest)))
 
     def set_calibration(self, calibration: Calibration) -> str:
         """Keep decision bars measured for the corpus's model in its manifest (`qa eval --calibrate`).
@@ -278,9 +290,10 @@ class Corpus:
         self._index = None
         return str(self.path / MANIFEST)
 
-    def _repair(self, everything: bool = False) -> dict[str, Any]:
-        """Make what is missing, damaged or stale again (everything, if asked), commit, and return the manifest."""
+    def _repair(self, everything: bool = False, move: bool = False) -> dict[str, Any]:
+        """Make what is missing, damaged or stale again (everything, if asked; the vectors from another store, if
+        ``move``), commit, and return the manifest."""
         with self._lock():
-            self._writer.commit(self._writer.current(everything))
+            self._writer.commit(self._writer.current(everything, move))
             return self._manifest()
 

@@ -52,10 +52,14 @@ class Writer:
         self.store = store
         self.progress = progress
 
-    def current(self, everything: bool = False) -> Draft:
+    def current(self, everything: bool = False, move: bool = False) -> Draft:
         """The committed state made whole before a change. Damaged files are dropped and what they held is made
-        again: paragraphs from the original file, vectors by embedding (everything when the model or the store
-        changed, or when asked)."""
+        again: paragraphs from the original file, vectors by embedding (everything when the model changed, or
+        when asked). Vectors kept in another store than this writer's are moved only when ``move`` is given.
+
+        Raises:
+            StoreError: The vectors are in another store, and ``move`` was not given.
+        """
         changed, moved = everything, False
         try:
             manifest = files.read_manifest(self.path)
@@ -71,6 +75,8 @@ class Writer:
                 changed = True
                 # Only the store changed: the vectors move (from the embedded store's files) instead of being made.
                 moved = manifest.get("format") == FORMAT and manifest.get("model") == self.embedder.name
+                if moved and not move:
+                    raise files.elsewhere(self.path, manifest)
                 everything = everything or not moved
             for file in files.damaged(self.path, manifest):
                 if file.is_file():
@@ -92,10 +98,9 @@ class Writer:
                 changed = True
             kept.append(info)
         infos = kept
+        # Everything made again, or moved here: the engine's collection (or the folder) starts empty.
         store = stores.open_store(self.store, self.path, self.path / VECTORS, self.embedder.dim, self.embedder.name,
-                                  [] if everything or moved else documents, strict=False)
-        if (everything or moved) and self.store:
-            store.tidy(())  # what the engine held is not this corpus's state: every vector is put there again
+                                  documents, strict=False, fresh=everything or moved)
         for info in infos:
             if not store.count(info.id):
                 self._embed_into(store, documents[info.id], reuse=not everything)

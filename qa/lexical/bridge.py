@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import importlib.resources
 import re
+import threading
 import warnings
 from collections.abc import Iterable
 from importlib.resources.abc import Traversable
@@ -40,7 +41,15 @@ _BRITISH_OUR = re.compile(r"^(\w{3,})our(s|ed|ing|ers?|able|ably|ful|ite)?$")
 _BRITISH_ISE = re.compile(r"^(\w{4,})is(e|es|ed|ing|ation|ations)$")
 # craftsmanship -> craftsman, leadership -> leader: the dictionary glosses the person more often than the quality.
 _SHIP = re.compile(r"^(\w{4,})ships?$")
-_stem = snowballstemmer.stemmer("english").stemWord
+# Snowball's stemmers keep their state in the instance: one per thread (two answers at once broke a shared one).
+_stemmers = threading.local()
+
+
+def _stem(word: str) -> str:
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def english_words(text: str) -> list[str]:

@@ -30,9 +30,10 @@ def describe(uri: str | None, corpus: Path) -> str:
 
 
 def open_store(uri: str | None, corpus: Path, folder: Path, dim: int, model: str, documents: Iterable[str],
-               strict: bool = True) -> VectorStore:
+               strict: bool = True, fresh: bool = False) -> VectorStore:
     """The store of a corpus: the embedded one reads ``documents``' files from ``folder`` (``strict``: raise on a
-    missing one); Milvus connects, and creates the collection when it is missing.
+    missing one); Milvus connects, and creates the collection when it is missing. ``fresh``: start empty (an
+    engine's collection is made again, for this model and dimension).
 
     Raises:
         StoreError: A file is missing or damaged (strict), or the engine's collection holds another model.
@@ -41,10 +42,10 @@ def open_store(uri: str | None, corpus: Path, folder: Path, dim: int, model: str
     if not uri:
         from qa.stores.exact import ExactStore
 
-        return ExactStore.load(folder, dim, documents, strict=strict)
+        return ExactStore.load(folder, dim, [] if fresh else documents, strict=strict)
     from qa.stores import milvus
 
-    return milvus.MilvusStore.open(milvus.parse(uri), milvus.collection_for(corpus), dim, model)
+    return milvus.MilvusStore.open(milvus.parse(uri), milvus.collection_for(corpus), dim, model, fresh=fresh)
 
 
 __all__ = ["EMBEDDED", "VectorStore", "check", "describe", "open_store"]

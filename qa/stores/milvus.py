@@ -131,14 +131,18 @@ class MilvusStore:
     # ------------------------------------------------------------------ connecting
 
     @classmethod
-    def open(cls, spec: MilvusSpec, collection: str, dim: int, model: str, create: bool = True) -> MilvusStore:
-        """Connect, create the collection if it is missing (``create``), check what it was built with.
+    def open(cls, spec: MilvusSpec, collection: str, dim: int, model: str, create: bool = True,
+             fresh: bool = False) -> MilvusStore:
+        """Connect, create the collection if it is missing (``create``), check what it was built with; ``fresh``:
+        drop the collection first and make it again (a rebuild, another model).
 
         Raises:
             StoreUnavailable: The engine does not answer.
             StoreError: The collection holds vectors of another model or dimension, or is missing.
         """
         store = cls(spec, collection, dim, model)
+        if fresh:
+            store._call(lambda: store.client.drop_collection(store.name, timeout=spec.timeout))
         store._check(create)
         return store
 
@@ -217,9 +221,12 @@ class MilvusStore:
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         index.add_index("doc", index_type="INVERTED")
         manifest = json.dumps({"format": FORMAT, "model": self.model, "dim": self.dim})
-        self._call(lambda: self.client.create_collection(self.name, schema=schema, index_params=index,
-                                                         properties={"qa_manifest": manifest},
-                                                         timeout=self.spec.timeout))
+        t = self.spec.timeout
+        self._call(lambda: self.client.create_collection(self.name, schema=schema, properties={"qa_manifest": manifest},
+                                                         timeout=t))
+        # Not waiting for the indexes to be built (pymilvus polls every 0.5 s): the collection is empty.
+        self._call(lambda: self.client.create_index(self.name, index, timeout=t, sync=False))
+        self._call(lambda: self.client.load_collection(self.name, timeout=t))
 
     # ------------------------------------------------------------------ writing
 
