@@ -90,6 +90,11 @@ def start(corpus: Path, log: Path, extra_env: dict[str, str] | None = None, time
     Raises:
         RuntimeError: The server exited or did not answer within ``timeout`` seconds (its log tail included).
     """
+    return ready(launch(corpus, log, extra_env, args), timeout)
+
+
+def launch(corpus: Path, log: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Server:
+    """Start ``python -m qa serve`` on a free port without waiting (several can then load at once)."""
     port = free_port()
     env = {**os.environ, **QUIET_ENV, "QA_CORPUS": str(corpus), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     handle = log.open("wb")
@@ -99,7 +104,16 @@ def start(corpus: Path, log: Path, extra_env: dict[str, str] | None = None, time
         preexec_fn=die_with_parent,
     )
     handle.close()
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    return Server(process, f"http://127.0.0.1:{port}", log)
+
+
+def ready(server: Server, timeout: float = 180.0) -> Server:
+    """Wait until a launched server answers.
+
+    Raises:
+        RuntimeError: The server exited or did not answer within ``timeout`` seconds (its log tail included).
+    """
+    process = server.process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

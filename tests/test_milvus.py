@@ -129,7 +129,8 @@ def test_two_servers_share_one_store_and_see_a_new_document_without_a_restart(as
     store = milvus.collection()
     Corpus(corpus, assistant.embedder, store=store).rebuild()  # moved once, before the servers start
     env = {"QA_STORE": store}
-    servers = [served.start(corpus, tmp_path / f"serve-{n}.log", extra_env=env) for n in (1, 2)]
+    launched = [served.launch(corpus, tmp_path / f"serve-{n}.log", extra_env=env) for n in (1, 2)]  # load at once
+    servers = [served.ready(server) for server in launched]
     try:
         for server in servers:
             status, body = served.get(f"{server.url}/api/ask?q={quote('工匠精神是什么？')}")
