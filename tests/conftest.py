@@ -46,7 +46,10 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory) -> Path:
-    """The session's corpus of the bundled speech, built with the real model on first use."""
+    """The session's corpus of the bundled speech, built with the real model on first use. Under pytest-xdist the
+    workers share one: the first builds it under the corpus's writer lock, the others find it built."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.getbasetemp().parent / "speech-corpus"
     return tmp_path_factory.mktemp("corpus") / "speech"
 
 
