@@ -149,3 +149,15 @@ def test_two_servers_share_one_store_and_see_a_new_document_without_a_restart(as
     finally:
         for server in servers:
             server.stop()
+
+
+def test_the_bench_times_the_same_corpus_on_the_engine_without_embedding_it_again(milvus, monkeypatch):
+    from qa.tools import bench
+
+    embedder, stores_asked = FakeEmbedder(), []
+    monkeypatch.setattr(bench, "cold_ask", lambda corpus, runs=3, fast=True, store=None: stores_asked.append(store) or 1.5)
+    point = bench.scale_point(embedder, 10, lambda _m: None, milvus.uri)
+    moved = point["on_store"]
+    assert moved["index"] == "milvus flat" and moved["paragraphs"] == point["paragraphs"] == 60
+    assert moved["vectors"] == point["units"] and moved["warm_ask_ms"]["p50"] > 0 and moved["move_s"] >= 0
+    assert stores_asked == [None, milvus.uri]

@@ -111,32 +111,52 @@ def _drop(assistant: Assistant) -> None:
 
 def scale_point(embedder: DefaultEmbedder, paragraphs: int, progress: Callable[[str], None],
                 store: str | None = None) -> dict[str, Any]:
-    """Build a corpus of ``DOCUMENTS`` synthetic documents, add one more of 50 paragraphs, and time answers."""
+    """Build a corpus of ``DOCUMENTS`` synthetic documents in the embedded store, add one more of 50 paragraphs,
+    and time answers; with ``store``, then move its vectors there (no embedding again) and time the same."""
     with tempfile.TemporaryDirectory() as tmp:
         files = synthetic_documents(paragraphs, Path(tmp) / "files")
         extra = synthetic_documents(50, Path(tmp) / "extra", documents=1, seed=7)[0]
         extra = extra.rename(extra.with_name("extra-50.txt"))
-        corpus = Corpus(Path(tmp) / "corpus", embedder, progress=None, store=store)
+        folder = Path(tmp) / "corpus"
         started = time.perf_counter()
-        corpus.add(files)
+        Corpus(folder, embedder, progress=None).add(files)
         build_s = time.perf_counter() - started
         progress(f"  built {paragraphs} paragraphs in {build_s:.0f} s; adding one 50-paragraph document…")
-        started = time.perf_counter()
-        corpus.add([extra])
-        add_s = time.perf_counter() - started
-        assistant = Assistant(Settings(corpus=Path(tmp) / "corpus", store=store), embedder=embedder, progress=None)
-        timing = stages(assistant, QUESTIONS, repeats=3)
-        index = assistant.index
-        result = {
-            "documents": len(index.infos), "paragraphs": len(index.table.paragraphs),
-            "sentences": len(index.table.sentences), "units": len(index.table), "vectors": index.store.distinct(),
-            "index": _index_kind(index.store), "int8": bool(getattr(embedder, "int8", False)),
-            "build_s": round(build_s, 1), "add_paragraphs": 50, "add_s": round(add_s, 1),
-            "warm_ask_ms": timing["warm_ask"], "retrieve_ms": timing["retrieve"],
-            "cold_ask_s": cold_ask(Path(tmp) / "corpus", runs=3, store=store),
-        }
+        result = _time_corpus(folder, embedder, extra, None)
+        result["build_s"] = round(build_s, 1)
+        if store:
+            progress(f"  moving its vectors to {store} and timing it there…")
+            started = time.perf_counter()
+            Corpus(folder, embedder, progress=None, store=store).rebuild()
+            moved = _time_corpus(folder, embedder, extra, store, remove_first=True)
+            moved["move_s"] = round(time.perf_counter() - started, 1)
+            result["on_store"] = moved
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _time_corpus(folder: Path, embedder, extra: Path, store: str | None, remove_first: bool = False) -> dict[str, Any]:
+    """Add ``extra`` (removed first if asked), then time warm and cold answers on the corpus."""
+    corpus = Corpus(folder, embedder, progress=None, store=store)
+    if remove_first:
+        corpus.remove(extra.stem)
+    started = time.perf_counter()
+    corpus.add([extra])
+    add_s = time.perf_counter() - started
+    assistant = Assistant(Settings(corpus=folder, store=store), embedder=embedder, progress=None)
+    timing = stages(assistant, QUESTIONS, repeats=3)
+    index = assistant.index
+    result = {
+        "documents": len(index.infos), "paragraphs": len(index.table.paragraphs),
+        "sentences": len(index.table.sentences), "units": len(index.table), "vectors": index.store.distinct(),
+        "index": _index_kind(index.store), "int8": bool(getattr(embedder, "int8", False)),
+        "add_paragraphs": 50, "add_s": round(add_s, 1),
+        "warm_ask_ms": timing["warm_ask"], "retrieve_ms": timing["retrieve"],
+        "cold_ask_s": cold_ask(folder, runs=3, store=store),
+        "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if store:
         _drop(assistant)
-        shutil.rmtree(Path(tmp) / "corpus", ignore_errors=True)
     return result
 
 

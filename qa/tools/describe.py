@@ -65,6 +65,11 @@ def benchmark(r: dict[str, Any]) -> str:
                      f"({p['index']}{', int8' if p['int8'] else ''}), build {p['build_s']} s, add one "
                      f"{p['add_paragraphs']}-paragraph document {p['add_s']} s, warm p50 {p['warm_ask_ms']['p50']:.1f} ms, "
                      f"p95 {p['warm_ask_ms']['p95']:.1f} ms, cold ask {p['cold_ask_s']} s")
+        if "on_store" in p:
+            m = p["on_store"]
+            lines.append(f"      on {m['index']}: vectors moved in {m['move_s']} s, add one {m['add_paragraphs']}-paragraph "
+                         f"document {m['add_s']} s, warm p50 {m['warm_ask_ms']['p50']:.1f} ms, p95 "
+                         f"{m['warm_ask_ms']['p95']:.1f} ms, cold ask {m['cold_ask_s']} s")
     for f in r.get("faiss", []):
         lines.append(f"faiss {f['vectors']:>7} vectors: flat {f['flat_search_ms']:.2f} ms, hnsw {f['hnsw_search_ms']:.2f} ms"
                      f" (recall@10 {f['hnsw_recall@10']}, build {f['hnsw_build_s']} s), numpy scan {f['numpy_scan_ms']:.2f} ms")
