@@ -2,65 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from functools import wraps
 
 import click
 
-from qa.config import Settings
-from qa.errors import InputError, QAError
-
-CORPUS = click.option("--corpus", type=click.Path(file_okay=False), envvar="QA_CORPUS",
-                      help="Corpus folder (default: index/corpus, which starts with the bundled speech).")
-STORE = click.option("--store", envvar="QA_STORE",
-                     help="Where the vectors are: milvus://HOST:PORT or milvus-lite://PATH (default: in the corpus "
-                          "folder).")
-MODEL = click.option("--model", envvar="QA_MODEL",
-                     help="sentence-transformers model name or folder (default: the bundled multilingual-e5-small).")
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-
-
-def _settings(**flags) -> Settings:
-    try:
-        return Settings.from_env(**flags)
-    except QAError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _qa_errors(command):
-    """Show library errors as one line and a non-zero exit, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except QAError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
-
-
-def _dump(data) -> str:
-    return json.dumps(data, ensure_ascii=False)
-
-
-def _progress(message: str) -> None:
-    click.echo(message, err=True)
-
-
-def _assistant(settings: Settings, int8: bool = False):
-    from qa.assistant import Assistant
-
-    embedder = None
-    if int8:
-        from qa.models import DEFAULT_MODEL
-        from qa.models.embedders import DefaultEmbedder
-
-        if settings.model != DEFAULT_MODEL:
-            raise click.UsageError("--int8 applies to the bundled default model only.")
-        embedder = DefaultEmbedder(progress=_progress, int8=True)
-    return Assistant(settings, embedder=embedder, progress=_progress)
+from qa.commands.ask import ask
+from qa.commands.options import CORPUS, JSON, MODEL, STORE, dump, progress, qa_errors
+from qa.commands.options import assistant as _assistant
+from qa.commands.options import settings as _settings
 
 
 @click.group()
@@ -73,7 +22,7 @@ def cli() -> None:
 @click.option("--source", type=click.Path(dir_okay=False, exists=True), help="A .txt, .md, .pdf or .docx file "
               "(default: the bundled speech).")
 @JSON
-@_qa_errors
+@qa_errors
 def paragraphs(source: str | None, as_json: bool) -> None:
     """Print a document's rebuilt paragraphs with their numbers and parts."""
     import hashlib
@@ -88,7 +37,7 @@ def paragraphs(source: str | None, as_json: bool) -> None:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     document = document.with_meta(id=new_id(path, digest, set()))  # the id `qa add` gives it in a new corpus
     if as_json:
-        click.echo(_dump(document.to_dict()))
+        click.echo(dump(document.to_dict()))
         return
     click.echo(f"{document.title or ''}  {document.date or ''}  {document.speaker or ''}".strip())
     for p in document.paragraphs:
@@ -111,13 +60,13 @@ def _doc_line(info) -> str:
 @STORE
 @MODEL
 @JSON
-@_qa_errors
+@qa_errors
 def add(files, title, date, speaker, int8, corpus, store, model, as_json) -> None:
     """Add documents (.txt, .md, .pdf, .docx) to the corpus; a file already there is not added twice."""
     assistant = _assistant(_settings(corpus=corpus, store=store, model=model), int8=int8)
     for added in assistant.corpus.add(files, title=title, date=date, speaker=speaker):
         if as_json:
-            click.echo(_dump({**added.info.to_dict(), "new": added.new}))
+            click.echo(dump({**added.info.to_dict(), "new": added.new}))
         else:
             click.echo(("added   " if added.new else "present ") + _doc_line(added.info))
 
@@ -127,12 +76,12 @@ def add(files, title, date, speaker, int8, corpus, store, model, as_json) -> Non
 @STORE
 @MODEL
 @JSON
-@_qa_errors
+@qa_errors
 def docs(corpus, store, model, as_json) -> None:
     """List the corpus's documents."""
     infos = _assistant(_settings(corpus=corpus, store=store, model=model)).corpus.docs()
     if as_json:
-        click.echo(_dump([i.to_dict() for i in infos]))
+        click.echo(dump([i.to_dict() for i in infos]))
         return
     for info in infos:
         click.echo(_doc_line(info))
@@ -143,7 +92,7 @@ def docs(corpus, store, model, as_json) -> None:
 @CORPUS
 @STORE
 @MODEL
-@_qa_errors
+@qa_errors
 def remove(doc_id, corpus, store, model) -> None:
     """Remove the document DOC_ID (see `qa docs`) from the corpus."""
     assistant = _assistant(_settings(corpus=corpus, store=store, model=model))
@@ -161,99 +110,15 @@ def remove(doc_id, corpus, store, model) -> None:
 @CORPUS
 @STORE
 @MODEL
-@_qa_errors
+@qa_errors
 def build(int8, corpus, store, model) -> None:
-    """Embed every document of the corpus again (and convert the default model if needed)."""
+    """Embed every document of the corpus again (and convert the default model if needed); with a --store other
+    than the corpus's, move its vectors there instead (embedding only what the old store cannot give)."""
     assistant = _assistant(_settings(corpus=corpus, store=store, model=model), int8=int8)
     index = assistant.corpus.rebuild()
     where = assistant.settings.corpus if not assistant.settings.store else index.manifest.get("store")
     click.echo(f"{len(index.infos)} documents, {len(index.table.paragraphs)} paragraphs, "
                f"{len(index.table.sentences)} sentences → {where}")
-
-
-@cli.command()
-@click.argument("question", nargs=-1, required=True)
-@click.option("--quotes", type=click.IntRange(1, 3), envvar="QA_QUOTES", help="Quote at most this many sentences.")
-@click.option("--doc", "doc_id", help="Answer from this document only (its id, see `qa docs`).")
-@CORPUS
-@STORE
-@MODEL
-@JSON
-def ask(question, quotes, doc_id, corpus, store, model, as_json) -> None:
-    """Answer QUESTION; with "-", answer each line of standard input (model loaded once).
-
-    A line of standard input is a question, or a JSON object {"question": …, "history": [{"question": …,
-    "answer": {…}}, …], "doc": …} to ask a follow-up in the context of earlier turns.
-    """
-    try:
-        assistant = _assistant(_settings(corpus=corpus, store=store, model=model, quotes=quotes))
-    except click.ClickException as exc:
-        _fail(exc, as_json)
-        sys.exit(1)
-    if question == ("-",):
-        failed = 0
-        for raw in sys.stdin.buffer:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if line.strip():
-                failed += not _answer_line(assistant, line, doc_id, as_json)
-        sys.exit(1 if failed else 0)
-    if not _answer_one(assistant, " ".join(question), None, doc_id, as_json, one=True):
-        sys.exit(1)
-
-
-def _fail(exc: Exception, as_json: bool, question: object = None, one: bool = True) -> None:
-    """Report one failed question: one JSON object with --json (``{"error", "code"}``, and in the stdin mode the
-    question, shortened if long), else one line; a single question's failure ends the command."""
-    message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
-    code = getattr(exc, "code", None) if isinstance(getattr(exc, "code", None), str) else "error"
-    if as_json:
-        record = {"error": message, "code": code}
-        if not one:
-            shown = question if isinstance(question, str) else None
-            record = {"question": shown if shown is None or len(shown) <= 200 else shown[:50] + "…", **record}
-        click.echo(_dump(record))
-    elif one:
-        click.echo(f"Error: {message}", err=True)
-    else:
-        click.echo(f"! {message}")
-
-
-def _answer_line(assistant, line: str, doc_id: str | None, as_json: bool) -> bool:
-    question, history, doc = line, None, doc_id
-    if line.lstrip().startswith("{"):
-        try:
-            data = json.loads(line)
-            if not isinstance(data, dict):
-                raise ValueError
-        except ValueError:
-            _fail(InputError("The line starts like JSON but is not a JSON object.", code="bad_json"), as_json, line,
-                  one=False)
-            return False
-        question, history, doc = data.get("question"), data.get("history"), data.get("doc", doc_id)
-    return _answer_one(assistant, question, history, doc, as_json)
-
-
-def _answer_one(assistant, question, history, doc, as_json: bool, one: bool = False) -> bool:
-    from qa.compose import where
-
-    try:
-        answer = assistant.ask(question, history=history, doc=doc)
-    except QAError as exc:
-        _fail(exc, as_json, question, one=one)
-        return False
-    if as_json:
-        click.echo(_dump(answer.to_dict()))
-        return True
-    english = answer.language == "en"
-    if answer.interpreted_as:
-        click.echo(("Read in context as: " if english else "按上文理解为：") + answer.interpreted_as)
-    if not answer.answered:
-        click.echo(answer.answer.split("\n\n")[0])
-    for c in answer.citations:
-        click.echo(f"「{c.quote}」\n    —— {where(c, english)}")
-    for suggestion in answer.suggestions:
-        click.echo(f"  → {suggestion}")
-    return True
 
 
 @cli.command()
@@ -268,7 +133,7 @@ def _answer_one(assistant, question, history, doc, as_json: bool, one: bool = Fa
 @CORPUS
 @STORE
 @MODEL
-@_qa_errors
+@qa_errors
 def serve(host, port, allow_origins, rate_limit, corpus, store, model) -> None:
     """Start the chat, its JSON API and the embed page on the corpus."""
     from ui.server import serve as run_server
@@ -287,7 +152,7 @@ def serve(host, port, allow_origins, rate_limit, corpus, store, model) -> None:
 @STORE
 @MODEL
 @JSON
-@_qa_errors
+@qa_errors
 def eval_(question_set, compare, calibrate, corpus, store, model, as_json) -> None:
     """Measure answers per category on the tuning and held-out halves of the question set."""
     from qa.tools import describe, evaluate
@@ -300,15 +165,15 @@ def eval_(question_set, compare, calibrate, corpus, store, model, as_json) -> No
     if calibrate:
         from qa.tools import calibrate as calibration
 
-        found = calibration.calibrate(assistant, questions, progress=_progress)
-        click.echo(_dump(found) if as_json else describe.calibration(found))
+        found = calibration.calibrate(assistant, questions, progress=progress)
+        click.echo(dump(found) if as_json else describe.calibration(found))
         return
-    result = evaluate.evaluate(assistant, questions, progress=_progress)
+    result = evaluate.evaluate(assistant, questions, progress=progress)
     if compare:
         from qa.tools import baselines
 
         result["compare"] = baselines.compare(assistant, questions)
-    click.echo(_dump(result) if as_json else describe.evaluation(result))
+    click.echo(dump(result) if as_json else describe.evaluation(result))
 
 
 @cli.command()
@@ -319,7 +184,7 @@ def eval_(question_set, compare, calibrate, corpus, store, model, as_json) -> No
 @click.option("--int8", is_flag=True, help="Build the --scale corpora with 8-bit passage vectors.")
 @STORE
 @JSON
-@_qa_errors
+@qa_errors
 def bench(repeats, scale, int8, store, as_json) -> None:
     """Time every stage of an answer, warm and cold answers, builds, memory and scale (on corpora it makes: the
     bundled speech, and --scale synthetic ones; with --store, in collections of their own, dropped after)."""
@@ -327,8 +192,8 @@ def bench(repeats, scale, int8, store, as_json) -> None:
     from qa.tools import describe
 
     settings = _settings(store=store)
-    result = bench_mod.run(settings, repeats=repeats, scale=scale, progress=_progress, int8=int8)
-    click.echo(_dump(result) if as_json else describe.benchmark(result))
+    result = bench_mod.run(settings, repeats=repeats, scale=scale, progress=progress, int8=int8)
+    click.echo(dump(result) if as_json else describe.benchmark(result))
 
 
 @cli.command()
@@ -342,14 +207,18 @@ def bench(repeats, scale, int8, store, as_json) -> None:
               help="Seconds to wait for one reply.")
 @click.option("--pid", type=int, help="Server process id, for its memory (default: found from the port).")
 @JSON
-@_qa_errors
+@qa_errors
 def loadtest(url, clients, duration, max_requests, timeout, pid, as_json) -> None:
     """Ask a running server's JSON API from concurrent clients; report throughput, latency and memory."""
+    from qa.tools import describe
     from qa.tools import loadtest as load
 
     result = load.run(url, clients=clients, duration=duration, max_requests=max_requests, timeout=timeout, pid=pid)
-    click.echo(_dump(result) if as_json else load.describe(result))
+    click.echo(dump(result) if as_json else describe.load(result))
     sys.exit(0 if load.passed(result) else 1)
+
+
+cli.add_command(ask)
 
 
 def main() -> None:

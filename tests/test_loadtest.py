@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+import served
 from click.testing import CliRunner
 
-import served
 from qa.cli import cli
 from qa.config import MAX_QUESTION_CHARS
 from qa.errors import InputError
-from qa.tools import loadtest
+from qa.tools import describe, loadtest
 
 
 def test_short_run_has_no_errors_and_no_dropped_requests(served_api):
     """What CI runs: 5 clients for 2 seconds, every request answered or refused as it should be."""
     result = loadtest.run(served_api.url, clients=5, duration=2.0, max_requests=5000, timeout=10.0,
                           pid=served_api.pid)
-    print("\n" + loadtest.describe(result))
+    print("\n" + describe.load(result))
     assert result["errors"] == 0 and result["dropped"] == 0 and result["timeouts"] == 0, result["problems"]
     assert loadtest.passed(result)
     assert result["requests"] == result["ok"] + result["expected_4xx"]

@@ -13,17 +13,18 @@ from urllib.parse import quote
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import DOCS, SPEECH_ID
+from conftest import DOCS
 from engines import MilvusLite, free_port
 from fakes import FakeEmbedder
 
+from qa import stores
 from qa.assistant import Assistant
 from qa.cli import cli
 from qa.config import Settings
-from qa import stores
 from qa.corpus.folder import MANIFEST, Corpus
 from qa.errors import StoreError, StoreUnavailable
 from qa.stores import milvus as milvus_store
+from qa.stores import uri as store_uri
 from qa.tools import baselines
 from qa.tools.evaluate import Question
 
@@ -53,7 +54,7 @@ def test_a_corpus_moved_to_milvus_answers_exactly_as_before_without_embedding_ag
 def test_a_collection_keeps_what_it_was_built_with_and_refuses_another_model(tmp_path, milvus):
     uri = milvus.collection()
     Corpus(tmp_path / "c", FakeEmbedder(), store=uri).add([DOCS / "doc_a.txt"])
-    spec = milvus_store.parse(uri)
+    spec = store_uri.parse(uri)
     with pytest.raises(StoreError, match="holds vectors of model 'fake-embedder'"):
         milvus_store.MilvusStore.open(spec, "unused", 16, "another-model")
 
@@ -92,6 +93,7 @@ def test_the_engine_down_is_a_clear_error_and_answers_resume_when_it_is_back(tmp
 
 def test_the_engine_down_gives_http_503_and_a_one_line_cli_error(tmp_path, fresh_corpus):
     import served
+
     from ui.server import create_app
 
     dead = f"milvus://127.0.0.1:{free_port()}?timeout=2"

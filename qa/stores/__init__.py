@@ -14,19 +14,19 @@ EMBEDDED = "embedded"
 def check(uri: str | None) -> None:
     """Raise :class:`~qa.errors.InputError` early for a store URI that cannot be used."""
     if uri:
-        from qa.stores import milvus
+        from qa.stores import uri as parsed
 
-        milvus.parse(uri)
+        parsed.parse(uri)
 
 
 def describe(uri: str | None, corpus: Path) -> str:
     """Which store a corpus's vectors are in, as its manifest records it (a change means re-embedding)."""
     if not uri:
         return EMBEDDED
-    from qa.stores import milvus
+    from qa.stores.uri import collection_for, parse
 
-    spec = milvus.parse(uri)
-    return f"{spec.describe()}/{spec.collection or milvus.collection_for(corpus)}"
+    spec = parse(uri)
+    return f"{spec.describe()}/{spec.collection or collection_for(corpus)}"
 
 
 def open_store(uri: str | None, corpus: Path, folder: Path, dim: int, model: str, documents: Iterable[str],
@@ -43,9 +43,10 @@ def open_store(uri: str | None, corpus: Path, folder: Path, dim: int, model: str
         from qa.stores.exact import ExactStore
 
         return ExactStore.load(folder, dim, [] if fresh else documents, strict=strict)
-    from qa.stores import milvus
+    from qa.stores.milvus import MilvusStore
+    from qa.stores.uri import collection_for, parse
 
-    return milvus.MilvusStore.open(milvus.parse(uri), milvus.collection_for(corpus), dim, model, fresh=fresh)
+    return MilvusStore.open(parse(uri), collection_for(corpus), dim, model, fresh=fresh)
 
 
 __all__ = ["EMBEDDED", "VectorStore", "check", "describe", "open_store"]

@@ -10,6 +10,7 @@ quality rules weigh them. Among equally good bars the middle of the plateau is t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ def _thresholds(rows: list[Row]) -> list[float]:
     seen = sorted({round(r.confidence, 4) for r in rows})
     if not seen:
         return [0.0]
-    return [seen[0] - 0.01, *((a + b) / 2 for a, b in zip(seen, seen[1:])), seen[-1] + 0.01]
+    return [seen[0] - 0.01, *((a + b) / 2 for a, b in itertools.pairwise(seen)), seen[-1] + 0.01]
 
 
 def _best(rows: list[Row], bars: Calibration, threshold: str, margin: str) -> Calibration:

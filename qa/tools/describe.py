@@ -1,8 +1,10 @@
-"""The measuring tools' results as text for people: evaluation, benchmark, calibration."""
+"""The measuring tools' results as text for people: evaluation, benchmark, calibration, load test."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from qa.tools import loadtest
 
 _COLUMNS = (("right_paragraph_first", "¶ first"), ("first_quote_answers", "quote"), ("some_quote_answers", "any q"),
             ("hit_rate@3", "Hit@3"), ("refused_wrongly", "refused!"), ("cites_every_part", "all parts"),
@@ -86,4 +88,22 @@ def calibration(found: dict[str, Any]) -> str:
     lines.append(f"on the {found['questions']} tuning questions it decides: out of scope refused "
                  f"{found['out_of_scope_refused']:.0%}, in scope refused {found['in_scope_refused']:.0%} "
                  f"(with the bars before: {before['out_of_scope_refused']:.0%} and {before['in_scope_refused']:.0%})")
+    return "\n".join(lines)
+
+
+def load(result: dict[str, Any]) -> str:
+    """`qa loadtest`'s report: a run's figures for people, a few lines."""
+    memory = (f"server RSS {result['rss_start_mb']} MB → {result['rss_end_mb']} MB (max {result['rss_max_mb']} MB)"
+              if result["rss_start_mb"] is not None else "server RSS unknown (pass --pid)")
+    clients = f"{result['clients']} client{'s' if result['clients'] != 1 else ''}"
+    lines = [
+        f"{result['requests']} requests from {clients} in {result['seconds']} s: {result['throughput']} replies/s",
+        (f"latency p50 {result['p50_ms']} ms · p95 {result['p95_ms']} ms · p99 {result['p99_ms']} ms · "
+         f"max {result['max_ms']} ms"),
+        (f"answered {result['answered']} · refused {result['refused']} · expected 4xx {result['expected_4xx']} · "
+         f"errors {result['errors']} · dropped {result['dropped']} · timeouts {result['timeouts']}"),
+        memory,
+        *(f"  ! {p}" for p in result["problems"]),
+        "PASS" if loadtest.passed(result) else "FAIL",
+    ]
     return "\n".join(lines)

@@ -6,12 +6,10 @@ import http.client
 import ipaddress
 import json
 import math
-import os
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from qa.errors import InputError
@@ -75,40 +73,25 @@ def expected_invalid(question: str) -> bool:
 
 
 def rss_kb(pid: int) -> int | None:
-    """The resident set size of process ``pid`` in kB (VmRSS in /proc/PID/status), or None if unreadable."""
+    """The resident set size of process ``pid`` in kB, or None if it cannot be read."""
+    import psutil
+
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+        return psutil.Process(pid).memory_info().rss // 1024
+    except (psutil.Error, OSError):
+        return None
 
 
 def listening_pid(port: int) -> int | None:
-    """The process listening on TCP ``port`` on this machine, found through /proc (Linux), or None."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{fields[9]}]")
-    if not inodes:
+    """The process listening on TCP ``port`` on this machine, or None (not found, or not ours to see)."""
+    import psutil
+
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
         return None
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            for fd in (entry / "fd").iterdir():
-                if os.readlink(fd) in inodes:
-                    return int(entry.name)
-        except OSError:
-            continue
-    return None
+    return next((c.pid for c in connections if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                 and c.pid), None)
 
 
 def _percentile(ordered: list[float], share: float) -> float | None:
@@ -315,21 +298,3 @@ def run(
 def passed(result: dict) -> bool:
     """Whether a run had no errors, no dropped requests and no timeouts."""
     return result["errors"] == 0 and result["dropped"] == 0 and result["timeouts"] == 0 and result["requests"] > 0
-
-
-def describe(result: dict) -> str:
-    """A run's figures for people, a few lines."""
-    memory = (f"server RSS {result['rss_start_mb']} MB → {result['rss_end_mb']} MB (max {result['rss_max_mb']} MB)"
-              if result["rss_start_mb"] is not None else "server RSS unknown (pass --pid)")
-    lines = [
-        f"{result['requests']} requests from {result['clients']} client{'s' if result['clients'] != 1 else ''} in {result['seconds']} s: "
-        f"{result['throughput']} replies/s",
-        f"latency p50 {result['p50_ms']} ms · p95 {result['p95_ms']} ms · p99 {result['p99_ms']} ms · "
-        f"max {result['max_ms']} ms",
-        f"answered {result['answered']} · refused {result['refused']} · expected 4xx {result['expected_4xx']} · "
-        f"errors {result['errors']} · dropped {result['dropped']} · timeouts {result['timeouts']}",
-        memory,
-        *(f"  ! {p}" for p in result["problems"]),
-        "PASS" if passed(result) else "FAIL",
-    ]
-    return "\n".join(lines)
