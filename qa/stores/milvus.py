@@ -78,8 +78,11 @@ class MilvusStore:
             where = self.spec.uri
             self._client = self._call(lambda: MilvusClient(
                 uri=where, timeout=self.spec.timeout,
-                # Reconnect at once when the engine is back (gRPC's shared back-off waited seconds).
-                grpc_options={"grpc.use_local_subchannel_pool": 1}), retry=False)
+                # Reconnect at once when the engine is back (gRPC's shared back-off waited seconds), and send no
+                # keepalive pings on an idle connection (a server idle for minutes answered them with GOAWAY and
+                # filled the log with "too_many_pings").
+                grpc_options={"grpc.use_local_subchannel_pool": 1, "grpc.keepalive_permit_without_calls": 0}),
+                retry=False)
         return self._client
 
     def _call(self, action: Callable[[], T], retry: bool = True) -> T:
