@@ -245,23 +245,35 @@ def router(gate: Gate) -> APIRouter:
         history = None if body.history is None else [t.model_dump() for t in body.history]
         return await answer(body.question, body.quotes, history, body.doc)
 
+    async def loaded() -> Any:
+        """The corpus as loaded (loading it off the event loop), or the 503 to send when it cannot be."""
+        try:
+            return await run_in_threadpool(lambda: assistant.index)
+        except QAError as exc:
+            return error(503, f"The documents cannot be read right now: {exc}", getattr(exc, "code", "server_error"))
+
     @api.get("/docs", summary="The documents of the corpus")
-    async def docs() -> list[dict]:
+    async def docs():
         """Each document's id, title, date, speaker and number of paragraphs."""
-        return [info.to_dict() for info in assistant.index.infos]
+        index = await loaded()
+        return index if isinstance(index, JSONResponse) else [info.to_dict() for info in index.infos]
 
     @api.get("/document/{doc_id}", responses={404: {"model": ErrorBody}}, summary="One whole document")
     async def document(doc_id: Annotated[str, Path(description="The document's id, see /api/docs.")]):
         """Title, date, speaker and every paragraph with its number and part."""
-        found = assistant.index.documents.get(doc_id)
+        index = await loaded()
+        if isinstance(index, JSONResponse):
+            return index
+        found = index.documents.get(doc_id)
         if found is None:
             return error(404, f"No document {doc_id!r}; GET /api/docs lists them.", "unknown_doc")
         return found.to_dict()
 
     @api.get("/speech", summary="The first document (the speech)")
-    async def speech() -> dict:
+    async def speech():
         """The corpus's first document, as `/api/document/{id}` gives it."""
-        return next(iter(assistant.index.documents.values())).to_dict()
+        index = await loaded()
+        return index if isinstance(index, JSONResponse) else next(iter(index.documents.values())).to_dict()
 
     @api.get("/health", response_model=HealthBody, summary="Are the model and index loaded?")
     async def health() -> HealthBody:

@@ -255,7 +255,11 @@ class QaWidget extends HTMLElement {
 
   async showDocument(id) {
     try {
-      this.paragraphs.replaceChildren(...(await this.loadDocument(id)));
+      const nodes = await this.loadDocument(id);
+      // opening the panel also asks for the document: whichever arrives second must not
+      // re-insert the same nodes, which would reset the scroll to the cited paragraph
+      if (this.shown === id) return;
+      this.paragraphs.replaceChildren(...nodes);
       this.shown = id;
     } catch {
       this.paragraphs.replaceChildren(element("p", { class: "error" }, MESSAGES.network));
