@@ -56,7 +56,8 @@ def test_structure_questions(text, ask):
     assert intent.structure_of(text, []) == ask
 
 
-@pytest.mark.parametrize("text", ["工会讲了哪些要求？", "快递员的权益怎么保障？", "抗疫精神一共概括成了几条？"])
+@pytest.mark.parametrize("text", ["工会讲了哪些要求？", "快递员的权益怎么保障？", "抗疫精神一共概括成了几条？",
+                                  "大会几点开始？", "典礼是几点钟开的？"])
 def test_content_questions_are_not_structure_questions(text, tokenizer):
     assert analyse(text, tokenizer).structure is None
 
@@ -87,6 +88,7 @@ def _turn(question: str, parts=(), paragraphs=()):
     ("Tell me more about the second one.", _turn("What are the main points?", [1, 2, 3], [10, 13, 15]),
      StructureAsk("part", (2,), "d")),
     ("接着说了啥？", _turn("讲话怎么开头的？", [None, None], [1, 2]), StructureAsk("paragraph", (3,), "d")),
+    ("And the third?", _turn("What does the second part say?", [2], [13]), StructureAsk("part", (3,), "d")),
 ])
 def test_moving_through_the_document(tokenizer, question, turn, expected):
     query = analyse(question, tokenizer, [turn])
@@ -102,13 +104,19 @@ def test_moving_through_the_document(tokenizer, question, turn, expected):
      "What does it say about trade unions?"),
     ("那对工会呢？", "讲话对劳模提了什么希望？", "讲话对工会提了什么希望？"),
     ("对这些人有什么希望？", "劳动模范是什么？", "对劳动模范有什么希望？"),
+    # the new topic takes the whole object of the preposition, not just the old topic's word inside it
+    ("那对各级政府呢", "讲话对获奖的劳模本人有什么期待？", "讲话对各级政府有什么期待？"),
+    # "they" stands for the previous topic even when the question has words of its own
+    ("And what should they protect?", "What does the speech ask of trade unions?",
+     "And what should trade unions protect?"),
 ])
 def test_follow_ups_are_read_in_context(tokenizer, question, before, read):
     query = analyse(question, tokenizer, [Turn(before, {"citations": [{"document": {"id": "d"}, "paragraph": 10}]})])
     assert query.interpreted_as == read and query.search == read and query.anchors == (("d", 10),)
 
 
-@pytest.mark.parametrize("question", ["快递员的权益怎么保障？", "What does the speech say about unions?", "劳动教育"])
+@pytest.mark.parametrize("question", ["快递员的权益怎么保障？", "What does the speech say about unions?", "劳动教育",
+                                      "这些年工人们做出了什么成绩？", "And what does it say about couriers?"])
 def test_a_question_that_stands_alone_is_read_alone(tokenizer, question):
     turn = Turn("第一点讲的是什么？", {"citations": [{"document": {"id": "d"}, "paragraph": 10, "section_number": 1}]})
     assert analyse(question, tokenizer, [turn]) == analyse(question, tokenizer)

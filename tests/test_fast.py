@@ -234,3 +234,22 @@ def test_scale_point_builds_and_answers(fake_embedder, monkeypatch):
     assert point["warm_ask_ms"]["p50"] > 0 and point["retrieve_ms"]["p50"] > 0
     assert point["build_s"] >= 0 and point["add_s"] >= 0
     assert messages and "built 10 paragraphs" in messages[0]
+
+
+def test_scale_point_keeps_its_numbers_when_the_engine_fails(fake_embedder, monkeypatch):
+    """A move to an engine that does not answer is reported with its error; the embedded store's numbers stand."""
+    pytest.importorskip("pymilvus")
+    from engines import free_port
+
+    monkeypatch.setattr(bench, "cold_ask", lambda corpus, runs=3, fast=True, store=None: 1.5)
+    fake_embedder.int8 = False
+    messages: list[str] = []
+    point = bench.scale_point(fake_embedder, 10, messages.append, store=f"milvus://127.0.0.1:{free_port()}?timeout=2")
+    assert point["warm_ask_ms"]["p50"] > 0 and point["paragraphs"] == 60
+    assert "does not answer" in point["on_store"]["error"] and point["on_store"]["after_s"] < 60
+    assert any("embedded store: add" in m for m in messages) and "the engine failed" in messages[-1]
+
+
+def test_a_moved_scale_corpus_gets_a_long_timeout_unless_the_uri_sets_one():
+    assert bench.patient("milvus://h:1?collection=c") == f"milvus://h:1?collection=c&timeout={bench.MOVE_TIMEOUT_S}"
+    assert bench.patient("milvus://h:1?timeout=3") == "milvus://h:1?timeout=3"

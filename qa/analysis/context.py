@@ -19,15 +19,17 @@ _NEXT = re.compile(r"下一[点个条部块项段]|下一部分|下个|接下来
 _PREVIOUS = re.compile(r"上一[点个条部块项段]|上一部分|上个|前一[点个部]|前面那一?(?:部分|点|个|块|段)|之前那一?(?:部分|点|个)|"
                        r"前一部分|前面一[点部]"
                        r"|\bprevious\b|the one before|came (?:right )?before|before (?:it|that)|preceding", _I)
-_PRONOUN_ZH = re.compile(r"这些人|那些人|这帮人|这群人|它们?|他们|她们|这个|那个|这些|那些|这一点|这点|这种|那种|其中|上面说的|前面说的|刚才说的|刚说的|"
+_PRONOUN_ZH = re.compile(r"这些人|那些人|这帮人|这群人|它们?|他们|她们|这个|那个|这些(?!年)|那些(?!年)|这一点|这点|这种|那种|其中|上面说的|前面说的|刚才说的|刚说的|"
                          r"这方面|那方面|这件事|这句话|这一条|这项|这样做|这么做")
 _PRONOUN_EN = re.compile(r"\b(?:it|its|that|this|they|them|these|those)\b", _I)
+# "it" and "this" often mean the speech itself; "they" and "them" rarely do
+_PLURAL_EN = re.compile(r"\b(?:they|them|their)\b", _I)
 _SWITCH_ZH = re.compile(r"^(?:那|那么|还有|另外|再说说|说说|再问问|那关于|关于)?\s*(?P<topic>[^，,。？?！!]{1,16}?)\s*"
                         r"(?:呢|又如何|又怎样|怎么样|怎么说)\s*[？?。！!]*$")
-_SWITCH_EN = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<topic>.+?)\s*[?.!]*$|^\s*and\s+(?P<topic2>[^?]+?)\s*\?\s*$",
+_SWITCH_EN = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<topic>.+?)\s*[?.!]*$|^\s*and\s+(?!(?:what|which|who|why|how|when|where|is|are|does|do|did|can|should|will)\b)(?P<topic2>[^?]+?)\s*\?\s*$",
                         _I)
 _ORDINAL_ONE = re.compile(r"第\s*([一二三四五六七八九十\d]{1,3})\s*(?:个|条|项)?(?:呢|吧)?|\b(first|second|third|fourth|fifth|"
-                          r"last) one\b", _I)
+                          r"last)(?: one\b|(?: (?:part|point|section|item))?(?=\s*[?.!]*\s*$))", _I)
 _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 # Words a follow-up uses besides its asking words without naming a new topic.
 _FOLLOW_ZH = frozenset("具体 落实 实现 做 干 办 理解 意思 原因 重要 关键 意义 作用 为啥 为什么 怎么 怎样 如何 要求 措施 办法 做法 "
@@ -181,7 +183,7 @@ def resolve(question: str, language: str, words: list[str], history: Sequence[Tu
     generic = all(w in follow or _NEXT.fullmatch(w) or _PREVIOUS.fullmatch(w) for w in words)
     own = intents.part_number(question)
     ordinal = _ordinal(question)
-    if own is None and ordinal is not None and _parts_listed(turn):
+    if own is None and ordinal is not None and (part is not None or _parts_listed(turn)):
         own = ordinal
     if own is not None:
         return _part_reading(own, doc, anchors, zh) if short or intents.structure_of(question, words) else None
@@ -196,8 +198,11 @@ def resolve(question: str, language: str, words: list[str], history: Sequence[Tu
     asked_lang = "zh" if re.search(r"[\u4e00-\u9fff]", asked) else "en"
     topic = topic_of(asked, asked_lang, tokenizer) if asked_lang == language else ""
     pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
-    if pronoun and topic and (zh or generic):
-        text = (_PRONOUN_ZH if zh else _PRONOUN_EN).sub(topic, question, count=1)
+    if not (zh or generic):
+        pronoun = _PLURAL_EN.search(question)
+    if pronoun and topic:
+        text = question[:pronoun.start()] + (f"{topic}'" + ("" if topic.endswith("s") else "s") if pronoun[0].lower() == "their" else topic) \
+            + question[pronoun.end():]
         return Reading(text, text, anchors)
     kind = intents.intent_of(question)
     if generic and short and kind in (intents.REASON, intents.METHOD, intents.DEFINITION) and topic:
@@ -206,10 +211,15 @@ def resolve(question: str, language: str, words: list[str], history: Sequence[Tu
     switch = (_SWITCH_ZH if zh else _SWITCH_EN).match(question)
     if switch and short:
         new = (switch.group("topic") or (switch.groupdict().get("topic2") or "")).strip()
-        if zh:  # 那对各级党委呢: the topic is what follows the preposition
-            new = re.sub(r"^(?:对于|对|关于|给|跟|向|和|同)(?=.{2})", "", new)
+        preposition = re.match(r"(?:对于|对|关于|给|跟|向|和|同)(?=.{2})", new) if zh else None
+        if preposition:  # 那对各级党委呢: the topic is what follows the preposition
+            new = new[preposition.end():]
         if new and not (_PRONOUN_ZH if zh else _PRONOUN_EN).fullmatch(new):
-            if zh and topic and topic in asked:
+            old = re.search(rf"{preposition[0]}(.{{2,16}}?)(?=提|讲|说|有|怎么|如何|是|做|要|[，,？?])", asked) \
+                if preposition else None
+            if old:  # the whole object it replaces: 对受表彰的劳模本人 -> 对各级党委和政府
+                text = asked[:old.start(1)] + new + asked[old.end(1):]
+            elif zh and topic and topic in asked:
                 text = asked.replace(topic, new)
             else:
                 text = _phrase(intents.intent_of(asked), new, language)

@@ -79,6 +79,8 @@ _NEXT_TO_PART = re.compile(rf"第\s*({_ZH_NUMBER})\s*{_PART_WORD}?(?:讲|说)?(?
 _HOW_MANY_PARTS = re.compile(r"(?:几|多少)(?:个)?(?:部分|大部分|方面|大块|块|要点|点|大点|板块)(?!要求)|几点要求|"
                              r"[一二三四五六七八九十两\d]个(?:部分|方面|要点)的?(?:小?标题|分别|各自|都)|"
                              r"how many (?:main |major |key |numbered )?(?:parts|points|sections|pillars|themes)", _I)
+# 几点开始 asks for the time of day, not for how many points there are.
+_CLOCK = re.compile(r"几点(?=钟|开始|结束|开会|开的|开幕|闭幕|举行|召开|散会|散场|到场|入场|出发|开始的|左右|整)")
 _SALUTATION_COUNT = re.compile(r"(?:同志们|称呼).{0,12}(?:几次|多少次|几回)|how many times .{0,30}(?:comrades|address)", _I)
 _AROUND_PARTS = re.compile(rf"(?:四|几|各|这些|所有|[{NUMERAL}])(?:个)?{_PART_WORD}(?:的)?(?:要求|内容)?(?:讲|说)?(?:完)?(?P<when>之前|以前|前面|"
                            rf"之后|以后|后面|讲完|说完|结束后)|铺垫|(?P<en>before|after) (?:the |its |those |these )?"
@@ -222,6 +224,7 @@ def structure_of(text: str, words: list[str], about_text: bool | None = None) ->
         about_text: Whether the question speaks of the document itself (讲话, the speech); by default it is
             read from the words of the question.
     """
+    text = _CLOCK.sub("几时", text)
     if _SALUTATION_COUNT.search(text):
         return StructureAsk("address")
     next_to = _NEXT_TO_PART.search(text)

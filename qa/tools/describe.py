@@ -67,8 +67,10 @@ def benchmark(r: dict[str, Any]) -> str:
                      f"({p['index']}{', int8' if p['int8'] else ''}), build {p['build_s']} s, add one "
                      f"{p['add_paragraphs']}-paragraph document {p['add_s']} s, warm p50 {p['warm_ask_ms']['p50']:.1f} ms, "
                      f"p95 {p['warm_ask_ms']['p95']:.1f} ms, cold ask {p['cold_ask_s']} s")
-        if "on_store" in p:
-            m = p["on_store"]
+        m = p.get("on_store")
+        if m and "error" in m:
+            lines.append(f"      on the engine: failed after {m['after_s']} s: {m['error']}")
+        elif m:
             lines.append(f"      on {m['index']}: vectors moved in {m['move_s']} s, add one {m['add_paragraphs']}-paragraph "
                          f"document {m['add_s']} s, warm p50 {m['warm_ask_ms']['p50']:.1f} ms, p95 "
                          f"{m['warm_ask_ms']['p95']:.1f} ms, cold ask {m['cold_ask_s']} s")
