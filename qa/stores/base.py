@@ -15,6 +15,19 @@ def chunk_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") & (2**63 - 1)
 
 
+def checked(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """One document's ids (int64) and vectors (float32) for :meth:`VectorStore.add`, checked against each other.
+
+    Raises:
+        ValueError: Ids and vectors differ in number, or the vectors have another dimension.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim or len(ids) != len(vectors):
+        raise ValueError(f"expected {len(ids)} vectors of dimension {dim}, got {vectors.shape}")
+    return ids, vectors
+
+
 @dataclass(frozen=True)
 class Filter:
     """Which vectors a search may return: those of some documents only (None: every document)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import StoreError
-from qa.stores.base import Filter
+from qa.stores.base import Filter, checked
 
 # Up to this many distinct vectors every search scans them all (exact); beyond, a FAISS HNSW graph answers
 # (~20x faster at a million vectors, recall@10 1.00 on the benchmark's clustered vectors).
@@ -81,10 +81,7 @@ class ExactStore:
         Raises:
             ValueError: Ids and vectors differ in number, or the vectors have another dimension.
         """
-        ids = np.asarray(ids, dtype=np.int64)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim or len(ids) != len(vectors):
-            raise ValueError(f"expected {len(ids)} vectors of dimension {self.dim}, got {vectors.shape}")
+        ids, vectors = checked(ids, vectors, self.dim)
         distinct, rows = np.unique(vectors, axis=0, return_inverse=True) if len(vectors) else (vectors, ids)
         self._parts[document] = _Part(ids, np.asarray(rows, np.int64).reshape(-1), np.ascontiguousarray(distinct))
         self._dirty.add(document)

@@ -20,7 +20,7 @@ from typing import TypeVar
 import numpy as np
 
 from qa.errors import StoreError, StoreUnavailable
-from qa.stores.base import Filter
+from qa.stores.base import Filter, checked
 from qa.stores.uri import MAX_LIMIT, MilvusSpec
 
 FORMAT = 1
@@ -160,10 +160,7 @@ class MilvusStore:
         Raises:
             ValueError: Ids and vectors differ in number, or the vectors have another dimension.
         """
-        ids = np.asarray(ids, dtype=np.int64)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim or len(ids) != len(vectors):
-            raise ValueError(f"expected {len(ids)} vectors of dimension {self.dim}, got {vectors.shape}")
+        ids, vectors = checked(ids, vectors, self.dim)
         self.delete(document)
         texts = texts or {}
         unique, first = np.unique(ids, return_index=True)
