@@ -1,4 +1,4 @@
-"""The exact vector store: a file per document, every vector scanned, HNSW past a size; filters and ids."""
+"""The embedded vector store: a file per document, every vector scanned, an IVF index past a size; filters, ids."""
 
 from __future__ import annotations
 
@@ -89,19 +89,63 @@ def test_wrong_shapes_are_refused(tmp_path):
         store.add("a", np.array([1]), np.zeros((1, 5), np.float32))
 
 
-def test_past_the_limit_an_hnsw_graph_answers_and_is_saved(tmp_path, monkeypatch):
-    monkeypatch.setattr(exact, "HNSW_FROM", 100)
+def _clusters(rng, n: int, dim: int = 16, centres: int = 40) -> np.ndarray:
+    """Unit vectors around a few centres, as texts of one corpus are."""
+    middle = rng.normal(size=(centres, dim))
+    return _unit(middle[rng.integers(0, centres, n)] + 0.3 * rng.normal(size=(n, dim)))
+
+
+def test_past_the_limit_an_ivf_index_answers_is_saved_and_read_without_the_vectors(tmp_path, monkeypatch):
+    monkeypatch.setattr(exact, "ANN_FROM", 300)
     rng = np.random.default_rng(3)
-    vectors = _unit(rng.normal(size=(400, 16)))
+    vectors = _clusters(rng, 2000)
     store = ExactStore(tmp_path / "v", 16)
-    store.add("a", np.arange(400), vectors)
+    store.add("a", np.arange(2000), vectors)
+    assert store.kind() == "ivf"
     store.save()
-    flat_ids = np.argsort(-(vectors @ vectors[5]))[:10]
-    ids, _ = store.search(vectors[5], 10)
-    assert ids[0] == 5 and len(set(ids) & set(flat_ids)) >= 9
-    assert len(list((tmp_path / "v").glob("hnsw-*.faiss"))) == 1
+    assert len(list((tmp_path / "v").glob("ivf-*.faiss"))) == 1
+    exact_ids = [set(np.argsort(-(vectors @ vectors[i]))[:10]) for i in range(0, 2000, 100)]
+    found = [set(store.search(vectors[i], 10)[0]) for i in range(0, 2000, 100)]
+    assert np.mean([len(a & b) / 10 for a, b in zip(exact_ids, found)]) >= 0.9
+    assert all(store.search(vectors[i], 1)[0][0] == i for i in range(0, 2000, 100))
+
     again = ExactStore.load(tmp_path / "v", 16, ["a"])
-    assert again.search(vectors[5], 1)[0][0] == 5
-    again.add("b", np.arange(1000, 1100), _unit(rng.normal(size=(100, 16))))
-    again.search(vectors[5], 1)
-    assert len(list((tmp_path / "v").glob("hnsw-*.faiss"))) == 1  # the graph of the old documents is gone
+    assert again._parts["a"]._vectors is None  # the saved index answers: no vector was read
+    assert again.search(vectors[5], 1)[0][0] == 5 and again._parts["a"]._vectors is None
+    assert again.search(vectors[5], 1, Filter(frozenset({"a"})))[0][0] == 5  # within documents: exact, reads them
+
+    again.add("b", np.arange(5000, 5400), _clusters(rng, 400))
+    again.save()
+    assert again.search(vectors[7], 1)[0][0] == 7
+    again.tidy(["a", "b"])
+    assert len(list((tmp_path / "v").glob("ivf-*.faiss"))) == 1  # the index of the old documents is gone
+    again.delete("b")
+    again.save()
+    again.tidy(["a"])
+    assert len(list((tmp_path / "v").glob("ivf-*.faiss"))) == 1
+
+
+def test_an_unreadable_saved_index_is_built_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(exact, "ANN_FROM", 300)
+    vectors = _clusters(np.random.default_rng(4), 1000)
+    store = ExactStore(tmp_path / "v", 16)
+    store.add("a", np.arange(1000), vectors)
+    store.save()
+    (saved,) = (tmp_path / "v").glob("ivf-*.faiss")
+    saved.write_bytes(b"not an index")
+    again = ExactStore.load(tmp_path / "v", 16, ["a"])
+    assert again._parts["a"]._vectors is not None  # no usable index: the vectors are read at once
+    assert again.search(vectors[9], 1)[0][0] == 9
+    assert saved.stat().st_size > 1000  # and the index was saved again
+
+
+def test_a_filter_on_a_large_store_scans_the_chosen_documents_exactly(tmp_path, monkeypatch):
+    monkeypatch.setattr(exact, "ANN_FROM", 300)
+    rng = np.random.default_rng(5)
+    store = ExactStore(tmp_path / "v", 16)
+    store.add("a", np.arange(1000), _clusters(rng, 1000))
+    b = _clusters(rng, 50)
+    store.add("b", np.arange(2000, 2050), b)
+    ids, scores = store.search(b[0], 50, Filter(frozenset({"b"})))
+    assert sorted(ids) == list(range(2000, 2050)) and ids[0] == 2000
+    assert np.allclose(np.sort(scores)[::-1], np.sort(b @ b[0])[::-1], atol=1e-5)

@@ -68,6 +68,14 @@ class VectorStore(Protocol):
         """The documents that have vectors here."""
         ...
 
+    def distinct(self) -> int:
+        """How many distinct vectors a search reads."""
+        ...
+
+    def kind(self) -> str:
+        """How a search is answered (``flat``, ``ivf``, ``milvus hnsw``…), as the benchmark reports it."""
+        ...
+
     def save(self) -> None:
         """Make every change so far durable."""
         ...

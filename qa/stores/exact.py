@@ -1,53 +1,23 @@
-"""The default vector store: every vector in memory, scanned exactly; a FAISS HNSW graph past HNSW_FROM."""
+"""The default vector store: every vector in memory, scanned exactly; a FAISS IVF index past ANN_FROM."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from qa.errors import StoreError
+from qa.stores import ivf
 from qa.stores.base import Filter, checked
+from qa.stores.vectorfiles import Flat, Part, file_of, fingerprint, read, write
 
-# Up to this many distinct vectors every search scans them all (exact); beyond, a FAISS HNSW graph answers
-# (~20x faster at a million vectors, recall@10 1.00 on the benchmark's clustered vectors).
-HNSW_FROM = 200_000
-EF_SEARCH = 256
-
-
-def _file(folder: Path, document: str) -> Path:
-    return folder / f"{document}.npz"
-
-
-class _Part:
-    """One document's vectors: distinct rows, and for each chunk id the row holding its vector."""
-
-    def __init__(self, ids: np.ndarray, rows: np.ndarray, vectors: np.ndarray) -> None:
-        self.ids, self.rows, self.vectors = ids, rows, vectors
-
-
-class _Flat:
-    """Every document's distinct vectors in one matrix; for each chunk its id, matrix row and document number."""
-
-    def __init__(self, parts: dict[str, _Part], dim: int) -> None:
-        self.names = list(parts)
-        chosen = [parts[n] for n in self.names]
-        offsets = np.cumsum([0] + [len(p.vectors) for p in chosen])
-        self.matrix = np.ascontiguousarray(
-            np.concatenate([p.vectors for p in chosen]) if chosen else np.empty((0, dim), np.float32))
-        self.ids = np.concatenate([p.ids for p in chosen]) if chosen else np.empty(0, np.int64)
-        self.rows = np.concatenate([p.rows + o for p, o in zip(chosen, offsets)]) if chosen else np.empty(0, np.int64)
-        self.owners = np.concatenate([np.full(len(p.ids), i, np.int32) for i, p in enumerate(chosen)]) if chosen \
-            else np.empty(0, np.int32)
-        digest = hashlib.blake2b(digest_size=8)
-        for name, part in zip(self.names, chosen):
-            digest.update(f"{name}:{len(part.vectors)};".encode())
-        self.fingerprint = digest.hexdigest()
+# Up to this many distinct vectors every search scans them all (exact). Beyond, a FAISS IVF index answers (see
+# qa.stores.ivf). 10,050 paragraphs (108k distinct vectors): a search 15 ms -> 6 ms, and 97 % of 300 questions
+# cite the same paragraph first as with the exact scan.
+ANN_FROM = 50_000
 
 
 class ExactStore:
@@ -55,8 +25,10 @@ class ExactStore:
 
     Each document's identical vectors (a clause that is a whole sentence, a repeated phrase) are kept once.
     Searching scans every distinct vector with one matrix product in the calling thread (not BLAS's
-    thread pool, which spins against onnxruntime's); past :data:`HNSW_FROM` distinct vectors, a FAISS HNSW
-    graph (saved beside the files and rebuilt when the documents change) answers instead.
+    thread pool, which spins against onnxruntime's). Past :data:`ANN_FROM` distinct vectors, a FAISS IVF
+    index answers instead: built when the documents are saved, kept beside their files under the fingerprint of
+    exactly those documents, and read memory-mapped, so a new process starts without reading every vector.
+    A search limited to some documents scans theirs exactly.
 
     Args:
         folder: Where the per-document files live (created on save).
@@ -66,11 +38,11 @@ class ExactStore:
     def __init__(self, folder: Path, dim: int) -> None:
         self.folder = Path(folder)
         self.dim = dim
-        self._parts: dict[str, _Part] = {}
+        self._parts: dict[str, Part] = {}
         self._dirty: set[str] = set()
         self._removed: set[str] = set()
-        self._flat: _Flat | None = None
-        self._hnsw = None
+        self._flat: Flat | None = None
+        self._ann = None
 
     # ------------------------------------------------------------------ writing
 
@@ -83,7 +55,7 @@ class ExactStore:
         """
         ids, vectors = checked(ids, vectors, self.dim)
         distinct, rows = np.unique(vectors, axis=0, return_inverse=True) if len(vectors) else (vectors, ids)
-        self._parts[document] = _Part(ids, np.asarray(rows, np.int64).reshape(-1), np.ascontiguousarray(distinct))
+        self._parts[document] = Part(ids, np.asarray(rows, np.int64).reshape(-1), np.ascontiguousarray(distinct))
         self._dirty.add(document)
         self._removed.discard(document)
         self._changed()
@@ -97,7 +69,8 @@ class ExactStore:
         return 0 if part is None else len(part.ids)
 
     def save(self) -> None:
-        """Write the documents added since the last save and delete the files of those removed.
+        """Write the documents added since the last save, delete the files of those removed, and (past
+        :data:`ANN_FROM`) the IVF index of the documents now here.
 
         Raises:
             StoreError: The folder cannot be written.
@@ -107,20 +80,24 @@ class ExactStore:
             for document in sorted(self._dirty):
                 part = self._parts[document]
                 tmp = self.folder / f".{document}.{os.getpid()}.npz"
-                np.savez(tmp, ids=part.ids, rows=part.rows, vectors=part.vectors)
-                os.replace(tmp, _file(self.folder, document))
+                write(tmp, part)
+                os.replace(tmp, file_of(self.folder, document))
             for document in self._removed:
-                _file(self.folder, document).unlink(missing_ok=True)
+                file_of(self.folder, document).unlink(missing_ok=True)
         except OSError as exc:
             raise StoreError(f"Cannot write vectors to {self.folder}: {exc.strerror or exc}.") from exc
         self._dirty.clear()
         self._removed.clear()
+        if self._view().size > ANN_FROM:
+            self._index(self._view())
 
     # ------------------------------------------------------------------ reading
 
     @classmethod
     def load(cls, folder: Path, dim: int, documents: Iterable[str], strict: bool = True) -> ExactStore:
-        """Read the vectors of the given documents (files of other documents are left alone).
+        """Read the vectors of the given documents (files of other documents are left alone). When an IVF index
+        saved for exactly these documents will answer, only their ids are read now, and the vectors when a
+        search limited to some documents needs them.
 
         Args:
             folder: The store's folder.
@@ -133,26 +110,46 @@ class ExactStore:
         """
         store = cls(folder, dim)
         for document in documents:
-            path = _file(store.folder, document)
             try:
-                store._parts[document] = _read(path, dim)
+                store._parts[document] = read(file_of(store.folder, document), dim)
             except StoreError:
                 if strict:
                     raise
+        flat = store._view()
+        if flat.size > ANN_FROM:
+            store._ann = ivf.saved(store.folder / f"ivf-{flat.fingerprint}.faiss", flat.size)
+        if store._ann is None:  # every vector is read for searching: read them now
+            for document, part in list(store._parts.items()):
+                try:
+                    _ = part.vectors
+                except StoreError:
+                    if strict:
+                        raise
+                    del store._parts[document]
         return store
 
     def tidy(self, keep: Iterable[str]) -> None:
-        """Delete files of documents not in ``keep`` (left by a writer that died before its commit)."""
+        """Delete files of documents not in ``keep`` (left by a writer that died before its commit), and IVF
+        indexes of other sets of documents than the kept ones."""
+        keep = set(keep)
         wanted = {f"{d}.npz" for d in keep}
-        for path in self.folder.glob("*.npz") if self.folder.is_dir() else ():
-            if path.name not in wanted:
+        current = f"ivf-{fingerprint({n: p for n, p in self._parts.items() if n in keep})}.faiss"
+        if not self.folder.is_dir():
+            return
+        for path in [*self.folder.glob("*.npz"), *self.folder.glob("ivf-*.faiss"), *self.folder.glob("*.tmp"),
+                     *self.folder.glob("hnsw-*")]:
+            if path.name not in wanted and path.name != current:
                 path.unlink(missing_ok=True)
 
     def documents(self) -> list[str]:
         return list(self._parts)
 
     def vectors(self, document: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """A document's chunk ids and their vectors (None when the document is not here)."""
+        """A document's chunk ids and their vectors (None when the document is not here).
+
+        Raises:
+            StoreError: The document's file is damaged.
+        """
         part = self._parts.get(document)
         return (part.ids, part.vectors[part.rows]) if part is not None else (np.empty(0, np.int64), None)
 
@@ -163,99 +160,87 @@ class ExactStore:
         return sum(len(p.ids) for p in self._parts.values())
 
     def distinct(self) -> int:
-        """How many distinct vectors are scanned."""
-        return sum(len(p.vectors) for p in self._parts.values())
+        """How many distinct vectors are searched."""
+        return sum(p.size for p in self._parts.values())
+
+    def kind(self) -> str:
+        """How a search over every document is answered: ``flat`` (exact scan) or ``ivf``."""
+        return "ivf" if self.distinct() > ANN_FROM else "flat"
 
     def search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ids and inner products of the ``k`` nearest chunks, best first (ties by position)."""
+        """The ids and inner products of the ``k`` nearest chunks, best first (ties by position).
+
+        Raises:
+            StoreError: A document's vectors, read now for the first time, are damaged.
+        """
         flat = self._view()
         if k <= 0 or not len(flat.ids):
             return np.empty(0, np.int64), np.empty(0, np.float32)
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if len(flat.matrix) > HNSW_FROM:
-            scores = self._hnsw_scores(flat, vector, k)
-        else:
-            # Not `matrix @ vector`: OpenBLAS would spread this memory-bound scan over its own threads, which
-            # then spin against onnxruntime's and doubled the next question's embedding time (3,000 paragraphs:
-            # answer p50 17.9 -> 8.3 ms). einsum scans in this thread about as fast as BLAS does with two.
-            scores = np.einsum("ij,j->i", flat.matrix, vector)
-        every = scores[flat.rows]
-        if where is None or where.admits_all():
-            chosen = _top(every, k)
-        else:
-            allowed = [i for i, name in enumerate(flat.names) if name in where.documents]
-            candidates = np.flatnonzero(np.isin(flat.owners, allowed))
-            chosen = candidates[_top(every[candidates], k)]
+        if where is not None and not where.admits_all():
+            return self._search_within(flat, vector, k, where)
+        if flat.size > ANN_FROM:
+            return self._ann_search(flat, vector, k)
+        # Not `matrix @ vector`: OpenBLAS would spread this memory-bound scan over its own threads, which then
+        # spin against onnxruntime's and doubled the next question's embedding time (3,000 paragraphs: answer
+        # p50 17.9 -> 8.3 ms). einsum scans in this thread about as fast as BLAS does with two.
+        every = np.einsum("ij,j->i", flat.matrix, vector)[flat.rows]
+        chosen = _top(every, k)
         return flat.ids[chosen], every[chosen]
 
     # ------------------------------------------------------------------ internals
 
+    def _search_within(self, flat: Flat, vector: np.ndarray, k: int, where: Filter) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest chunks of some documents only, by an exact scan of their vectors."""
+        ids, scores = [], []
+        for name, part in zip(flat.names, flat.parts):
+            if name in where.documents and len(part.ids):
+                ids.append(part.ids)
+                scores.append(np.einsum("ij,j->i", part.vectors, vector)[part.rows])
+        if not ids:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        ids, every = np.concatenate(ids), np.concatenate(scores)
+        chosen = _top(every, k)
+        return ids[chosen], every[chosen]
+
     def _changed(self) -> None:
         self._flat = None
-        self._hnsw = None
+        self._ann = None
 
-    def _view(self) -> _Flat:
+    def _view(self) -> Flat:
         if self._flat is None:
-            self._flat = _Flat(self._parts, self.dim)
+            self._flat = Flat(self._parts, self.dim)
         return self._flat
 
-    def _hnsw_scores(self, flat: _Flat, vector: np.ndarray, k: int) -> np.ndarray:
-        """Inner products from the HNSW graph for the nearest distinct vectors; the rest get the least of those."""
-        index = self._graph(flat)
-        wanted = min(len(flat.matrix), max(4 * k, 2000))
-        found, rows = index.search(vector.reshape(1, -1), wanted)
+    def _ann_search(self, flat: Flat, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest chunks by the IVF index: its ``k`` nearest distinct vectors, and their chunks."""
+        found, rows = self._index(flat).search(vector.reshape(1, -1), min(flat.size, k))
         keep = rows[0] >= 0
-        floor = float(found[0][keep].min()) if keep.any() else 0.0
-        scores = np.full(len(flat.matrix), floor, np.float32)
-        scores[rows[0][keep]] = found[0][keep]
-        return scores
+        rows, found = rows[0][keep], found[0][keep]
+        starts, ends = flat.first_chunk[rows], flat.first_chunk[rows + 1]
+        counts = ends - starts
+        chunks = flat.by_row[np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
+        every = np.repeat(found, counts)
+        chosen = _top(every, k)
+        return flat.ids[chunks[chosen]], every[chosen]
 
-    def _graph(self, flat: _Flat):
-        """The HNSW graph of these documents' vectors: read from the folder if saved for exactly them, else built
-        and saved (graphs of other document sets are deleted)."""
-        import faiss
-
-        if self._hnsw is None:
-            path = self.folder / f"hnsw-{flat.fingerprint}.faiss"
-            index = None
-            if path.is_file():
-                try:
-                    index = faiss.read_index(str(path))
-                except RuntimeError:
-                    index = None
-            if index is None or index.ntotal != len(flat.matrix):
-                index = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
-                index.hnsw.efConstruction = 80
-                index.add(flat.matrix)
-                try:
-                    for old in self.folder.glob("hnsw-*.faiss"):
-                        old.unlink(missing_ok=True)
-                    self.folder.mkdir(parents=True, exist_ok=True)
-                    faiss.write_index(index, str(path))
-                except (OSError, RuntimeError):
-                    pass  # a read-only corpus still answers; the graph is built again next time
-            index.hnsw.efSearch = EF_SEARCH
-            self._hnsw = index
-        return self._hnsw
+    def _index(self, flat: Flat):
+        """The IVF index of these documents' vectors: read (memory-mapped) from the folder if saved for exactly
+        them, else trained, filled and saved."""
+        if self._ann is None:
+            path = self.folder / f"ivf-{flat.fingerprint}.faiss"
+            index = ivf.saved(path, flat.size)
+            if index is None:
+                index = ivf.build(flat.matrix)
+                ivf.save(index, path)
+            self._ann = index
+        return self._ann
 
     def drop(self) -> None:
         """Delete the whole folder (the corpus is being rebuilt)."""
         shutil.rmtree(self.folder, ignore_errors=True)
         self._parts.clear()
         self._changed()
-
-
-def _read(path: Path, dim: int) -> _Part:
-    try:
-        with np.load(path) as data:
-            part = _Part(data["ids"].astype(np.int64), data["rows"].astype(np.int64),
-                         np.ascontiguousarray(data["vectors"], dtype=np.float32))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise StoreError(f"The vectors in {path} are missing or damaged.") from exc
-    if part.vectors.ndim != 2 or part.vectors.shape[1] != dim or len(part.ids) != len(part.rows) or (
-            len(part.rows) and (part.rows.min() < 0 or part.rows.max() >= len(part.vectors))):
-        raise StoreError(f"The vectors in {path} do not match their ids.")
-    return part
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -201,6 +201,10 @@ class MilvusStore:
     def distinct(self) -> int:
         return self.count()
 
+    def kind(self) -> str:
+        """The engine and its index, as the benchmark reports them."""
+        return f"milvus {self.spec.index.lower()}"
+
     def documents(self) -> list[str]:
         """The documents that have vectors here (read in pages)."""
         seen: dict[str, None] = {}

@@ -25,7 +25,6 @@ from qa.corpus.table import chunks_of
 from qa.errors import QAError
 from qa.models.embedders import FAST_ENV, DefaultEmbedder
 from qa.pipeline import STAGES
-from qa.stores.exact import HNSW_FROM
 
 QUESTIONS = [
     "工匠精神指的是什么？", "快递员、网约工的权益怎么保障？", "“十四五”从哪一年开始？", "劳动者为什么要终身学习？",
@@ -168,7 +167,7 @@ def _time_corpus(folder: Path, embedder, extra: Path, store: str | None, remove_
     result = {
         "documents": len(index.infos), "paragraphs": len(index.table.paragraphs),
         "sentences": len(index.table.sentences), "units": len(index.table), "vectors": index.store.distinct(),
-        "index": _index_kind(index.store), "int8": bool(getattr(embedder, "int8", False)),
+        "index": index.store.kind(), "int8": bool(getattr(embedder, "int8", False)),
         "add_paragraphs": 50, "add_s": round(add_s, 1),
         "warm_ask_ms": timing["warm_ask"], "retrieve_ms": timing["retrieve"],
         "cold_ask_s": cold_ask(folder, runs=3, store=store),
@@ -177,13 +176,6 @@ def _time_corpus(folder: Path, embedder, extra: Path, store: str | None, remove_
     if store:
         _drop(assistant)
     return result
-
-
-def _index_kind(store) -> str:
-    spec = getattr(store, "spec", None)
-    if spec is not None:
-        return f"milvus {spec.index.lower()}"
-    return "hnsw" if store.distinct() > HNSW_FROM else "flat"
 
 
 def _build_seconds(embedder, store: str | None = None) -> float:
@@ -212,7 +204,7 @@ def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), prog
         say("building the speech's corpus…")
         assistant.index  # noqa: B018
         result: dict[str, Any] = {"questions": len(QUESTIONS), "repeats": repeats, "fast_path": embedder.fast,
-                                  "store": _index_kind(assistant.index.store)}
+                                  "store": assistant.index.store.kind()}
         say("timing warm answers…")
         timing = stages(assistant, QUESTIONS, repeats)
         result["stages_ms"] = timing
