@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from conftest import DOCS, SPEECH_ID
 from fakes import FakeEmbedder
 
 from qa.assistant import Assistant
 from qa.config import BUNDLED_SOURCE, Settings
-from qa.corpus import folder
+from qa.corpus import files, folder
 from qa.corpus.folder import MANIFEST, Corpus
+from qa.corpus.table import ChunkTable
 from qa.errors import SourceError, StoreError
+from qa.stores import exact
 
 
 def test_the_default_corpus_starts_with_its_seed(tmp_path, fake_embedder):
@@ -162,3 +165,38 @@ def test_rebuilding_embeds_everything_again(stored_corpus, store):
     generation = corpus.index.generation
     corpus.rebuild()
     assert embedder.embedded > 0 and corpus.index.generation == generation + 1
+
+
+def test_clauses_are_kept_in_the_shards_and_split_again_when_that_copy_is_damaged(fresh_corpus, fake_embedder):
+    corpus = Corpus(fresh_corpus, fake_embedder)
+    corpus.add([DOCS / "doc_a.txt"])
+    table = Corpus(fresh_corpus, fake_embedder).index.table
+    kept = files.read_clauses(fresh_corpus, [SPEECH_ID, "doc-a"])
+    assert set(kept) == {SPEECH_ID, "doc-a"} and len(table.clause_ids) > 100
+    assert np.array_equal(np.concatenate([kept[SPEECH_ID][0], kept["doc-a"][0]]), table.clause_ids)
+    split = ChunkTable(table.documents.values())  # nothing kept: every document split now
+    assert np.array_equal(split.clause_ids, table.clause_ids)
+    assert np.array_equal(split.clause_owner, table.clause_owner)
+
+    (fresh_corpus / "shards" / "doc-a" / files.CLAUSES).write_bytes(b"damaged")
+    (fresh_corpus / "shards" / SPEECH_ID / files.CLAUSES).unlink()
+    assert files.read_clauses(fresh_corpus, [SPEECH_ID, "doc-a"]) == {}
+    again = Corpus(fresh_corpus, fake_embedder).index.table
+    assert np.array_equal(again.clause_ids, table.clause_ids)
+    assert np.array_equal(again.clause_owner, table.clause_owner)
+
+
+def test_a_corpus_past_the_exact_scan_answers_from_its_saved_ivf_index(fresh_corpus, fake_embedder, monkeypatch):
+    monkeypatch.setattr(exact, "ANN_FROM", 200)
+    corpus = Corpus(fresh_corpus, fake_embedder)
+    corpus.add([DOCS / "doc_a.txt", DOCS / "doc_b.md"])
+    (saved,) = (fresh_corpus / "vectors").glob("ivf-*.faiss")
+    assistant = Assistant(Settings(corpus=fresh_corpus), embedder=fake_embedder, progress=None)
+    assert assistant.index.store.kind() == "ivf"
+    answer = assistant.ask("助老餐桌每天为多少老人提供午餐？")
+    assert answer.answered and answer.citations[0].document.id == "doc-b" and "2,600" in answer.citations[0].quote
+    assert {c.document.id for c in assistant.ask("工匠精神", doc="doc-a").citations} == {"doc-a"}
+
+    corpus.remove("doc-b")
+    (again,) = (fresh_corpus / "vectors").glob("ivf-*.faiss")  # the index of the documents now there, only
+    assert again != saved

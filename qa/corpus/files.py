@@ -7,7 +7,8 @@ import io
 import json
 import re
 import shutil
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from qa.corpus.state import DocInfo
 from qa.errors import StoreError
-from qa.folders import sha256_file
+from qa.folders import sha256_file, write_bytes
 from qa.types import Document
 
 FORMAT = 1
@@ -24,6 +25,7 @@ ORIGINALS = "documents"
 SHARDS = "shards"
 VECTORS = "vectors"
 BACKGROUND = "background.npy"
+CLAUSES = "clauses.npz"  # in each shard: a cache of the clause ids, made again when missing
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -88,6 +90,26 @@ def read_document(folder: Path, doc_id: str) -> Document:
         OSError, ValueError, KeyError, TypeError: The shard is missing or damaged.
     """
     return Document.from_dict(json.loads((shard(folder, doc_id) / "document.json").read_text("utf-8")))
+
+
+def write_clauses(folder: Path, doc_id: str, ids: np.ndarray, owner: np.ndarray) -> None:
+    """Keep a document's clause ids and their sentences in its shard, so loading the corpus need not split them."""
+    buffer = io.BytesIO()
+    np.savez(buffer, ids=ids, owner=owner)
+    write_bytes(shard(folder, doc_id) / CLAUSES, buffer.getvalue())
+
+
+def read_clauses(folder: Path, doc_ids: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The clause ids and sentences of these documents as their shards keep them; a document whose cache is
+    missing or damaged is left out (its table splits it again)."""
+    found = {}
+    for doc_id in doc_ids:
+        try:
+            with np.load(shard(folder, doc_id) / CLAUSES) as data:
+                found[doc_id] = data["ids"].astype(np.int64), data["owner"].astype(np.int64)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            continue
+    return found
 
 
 def damaged(folder: Path, manifest: dict[str, Any], zip_by_crc: bool = False) -> list[Path]:

@@ -173,7 +173,7 @@ class Corpus:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"The index at {self.path} cannot be read ({exc}).") from exc
         store = self._open_store(dim, [i.id for i in infos])
-        table = ChunkTable(documents)
+        table = ChunkTable(documents, files.read_clauses(self.path, [i.id for i in infos]))
         if not (np.array_equal(lexical.sentence_ids, table.sentence_ids)
                 and np.array_equal(lexical.paragraph_ids, table.paragraph_ids)):
             raise StoreError(f"The BM25 index at {self.path} does not match its documents.")

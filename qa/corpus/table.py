@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,14 @@ class Chunks:
         return self.sentences + self.paragraphs + self.clauses
 
 
+def clause_index(document: Document) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of a document's clauses and, for each, the number of its sentence in the document: all a
+    :class:`ChunkTable` keeps of them (what a corpus caches, since splitting clauses is most of a table's cost)."""
+    chunks = chunks_of(document)
+    return (np.array([chunk_id(c.key) for c in chunks.clauses], dtype=np.int64),
+            np.array(chunks.clause_owner, dtype=np.int64))
+
+
 def chunks_of(document: Document) -> Chunks:
     """Split a document into the chunks that are embedded and searched."""
     found = [s for p in document.paragraphs for s in sentences(p, document.id)]
@@ -48,26 +56,30 @@ class ChunkTable:
 
     Args:
         documents: The corpus's documents, in the corpus's order.
+        clauses: For some documents, their :func:`clause_index` as a corpus cached it (the others are split).
     """
 
-    def __init__(self, documents: Iterable[Document]) -> None:
+    def __init__(self, documents: Iterable[Document],
+                 clauses: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.documents = {d.id: d for d in documents}
         self.sentences: list[Chunk] = []
         self.paragraphs: list[Chunk] = []
         clause_ids, clause_owner, sentence_paragraph = [], [], []
         for doc in self.documents.values():
-            chunks = chunks_of(doc)
-            base_s, base_p = len(self.sentences), len(self.paragraphs)
-            self.sentences += chunks.sentences
-            self.paragraphs += chunks.paragraphs
-            sentence_paragraph += [base_p + s.paragraph - 1 for s in chunks.sentences]
-            clause_ids += [chunk_id(c.key) for c in chunks.clauses]
-            clause_owner += [base_s + o for o in chunks.clause_owner]
+            found = [s for p in doc.paragraphs for s in sentences(p, doc.id)]
+            cached = (clauses or {}).get(doc.id)
+            ids, owner = cached if cached is not None and _fits(cached, len(found)) else clause_index(doc)
+            base_s = len(self.sentences)
+            sentence_paragraph += [len(self.paragraphs) + s.paragraph - 1 for s in found]
+            self.sentences += found
+            self.paragraphs += [Chunk(doc.id, p.n, 0, len(p.text), PARAGRAPH, p.text) for p in doc.paragraphs]
+            clause_ids.append(ids)
+            clause_owner.append(owner + base_s)
         self.doc_index = {doc_id: i for i, doc_id in enumerate(self.documents)}
         self.sentence_ids = np.array([chunk_id(s.key) for s in self.sentences], dtype=np.int64)
         self.paragraph_ids = np.array([chunk_id(p.key) for p in self.paragraphs], dtype=np.int64)
-        self.clause_ids = np.array(clause_ids, dtype=np.int64)
-        self.clause_owner = np.array(clause_owner, dtype=np.int64)
+        self.clause_ids = np.concatenate(clause_ids) if clause_ids else np.empty(0, np.int64)
+        self.clause_owner = np.concatenate(clause_owner) if clause_owner else np.empty(0, np.int64)
         self.sentence_paragraph = np.array(sentence_paragraph, dtype=np.int64)
         self.paragraph_doc = np.array([self.doc_index[p.doc] for p in self.paragraphs], dtype=np.int32)
         # Part headings (第一，……。) are titles: they count for their paragraph but are quoted last.
@@ -102,4 +114,11 @@ class ChunkTable:
     def sentence_rows(self, paragraph_rows: np.ndarray) -> np.ndarray:
         """The sentence rows of some paragraph rows, in order."""
         starts, ends = self.first_sentence[paragraph_rows], self.first_sentence[paragraph_rows + 1]
-        return np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(starts) else np.empty(0, int)
+        counts = ends - starts
+        return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+
+
+def _fits(cached: tuple[np.ndarray, np.ndarray], sentences: int) -> bool:
+    ids, owner = cached
+    return ids.ndim == owner.ndim == 1 and len(ids) == len(owner) and (
+        not len(owner) or (owner.min() >= 0 and owner.max() < sentences))

@@ -15,7 +15,7 @@ from qa import ingest, stores
 from qa.corpus import build, files
 from qa.corpus.files import BACKGROUND, FORMAT, MANIFEST, ORIGINALS, VECTORS, Progress, unwritable
 from qa.corpus.state import DocInfo
-from qa.corpus.table import ChunkTable
+from qa.corpus.table import ChunkTable, clause_index
 from qa.errors import SourceError, StoreError
 from qa.folders import write_bytes, write_json
 from qa.lexical.words import Tokenizer
@@ -147,6 +147,7 @@ class Writer:
         shard = files.shard(self.path, document.id)
         shard.mkdir(parents=True, exist_ok=True)
         write_json(shard / "document.json", document.to_dict())
+        files.write_clauses(self.path, document.id, *clause_index(document))
 
     def commit(self, draft: Draft) -> None:
         """Write the tokens, BM25, background and manifest of the new document set, then tidy what is no
@@ -167,7 +168,7 @@ class Writer:
                 infos[i] = replace(info, tokens=f"tokens-{generation}.json")
                 fresh.append(infos[i])
             tokens[info.id] = cached
-        table = ChunkTable(ordered)
+        table = ChunkTable(ordered, files.read_clauses(self.path, [i.id for i in infos]))
         lexical_dir = self.path / f"lexical-{generation}"
         try:
             store.save()
