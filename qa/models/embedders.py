@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -233,6 +234,7 @@ class DefaultEmbedder:
         self._progress = progress
         self._fast: OnnxEmbedder | None = None
         self._int8: OnnxEmbedder | None = None
+        self._loading = threading.Lock()  # threads asking first (a server, a warm-up) load the model once
 
     def _folder(self):
         from qa.models.cache import materialize
@@ -241,10 +243,12 @@ class DefaultEmbedder:
 
     def _engine(self) -> Embedder:
         if self.fast and self._fast is None:
-            try:
-                self._fast = OnnxEmbedder(self._folder())
-            except ModelError:
-                self.fast = False
+            with self._loading:
+                if self.fast and self._fast is None:
+                    try:
+                        self._fast = OnnxEmbedder(self._folder())
+                    except ModelError:
+                        self.fast = False
         return self._fast if self.fast else self._full
 
     def _passage_engine(self) -> Embedder:
