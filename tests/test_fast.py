@@ -253,3 +253,15 @@ def test_scale_point_keeps_its_numbers_when_the_engine_fails(fake_embedder, monk
 def test_a_moved_scale_corpus_gets_a_long_timeout_unless_the_uri_sets_one():
     assert bench.patient("milvus://h:1?collection=c") == f"milvus://h:1?collection=c&timeout={bench.MOVE_TIMEOUT_S}"
     assert bench.patient("milvus://h:1?timeout=3") == "milvus://h:1?timeout=3"
+
+
+def test_scale_point_past_the_exact_scan_says_how_often_the_ivf_index_agrees_with_it(fake_embedder, monkeypatch):
+    from qa.stores import exact
+
+    monkeypatch.setattr(exact, "ANN_FROM", 300)
+    monkeypatch.setattr(bench, "cold_ask", lambda corpus, runs=3, fast=True, store=None: 1.5)
+    fake_embedder.int8 = False
+    point = bench.scale_point(fake_embedder, 60, lambda _m: None)
+    same = point["same_as_exact"]
+    assert point["index"] == "ivf" and same["questions"] == 300
+    assert 0.5 * same["questions"] <= same["same"] <= same["questions"] and same["share"] == round(same["same"] / 300, 3)

@@ -43,6 +43,7 @@ class ExactStore:
         self._removed: set[str] = set()
         self._flat: Flat | None = None
         self._ann = None
+        self.ann_from = ANN_FROM  # past this many distinct vectors the IVF index answers (the bench compares)
 
     # ------------------------------------------------------------------ writing
 
@@ -88,7 +89,7 @@ class ExactStore:
             raise StoreError(f"Cannot write vectors to {self.folder}: {exc.strerror or exc}.") from exc
         self._dirty.clear()
         self._removed.clear()
-        if self._view().size > ANN_FROM:
+        if self._view().size > self.ann_from:
             self._index(self._view())
 
     # ------------------------------------------------------------------ reading
@@ -116,7 +117,7 @@ class ExactStore:
                 if strict:
                     raise
         flat = store._view()
-        if flat.size > ANN_FROM:
+        if flat.size > store.ann_from:
             store._ann = ivf.saved(store.folder / f"ivf-{flat.fingerprint}.faiss", flat.size)
         if store._ann is None:  # every vector is read for searching: read them now
             for document, part in list(store._parts.items()):
@@ -126,6 +127,7 @@ class ExactStore:
                     if strict:
                         raise
                     del store._parts[document]
+                    store._changed()
         return store
 
     def tidy(self, keep: Iterable[str]) -> None:
@@ -165,7 +167,7 @@ class ExactStore:
 
     def kind(self) -> str:
         """How a search over every document is answered: ``flat`` (exact scan) or ``ivf``."""
-        return "ivf" if self.distinct() > ANN_FROM else "flat"
+        return "ivf" if self.distinct() > self.ann_from else "flat"
 
     def search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ids and inner products of the ``k`` nearest chunks, best first (ties by position).
@@ -179,7 +181,7 @@ class ExactStore:
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         if where is not None and not where.admits_all():
             return self._search_within(flat, vector, k, where)
-        if flat.size > ANN_FROM:
+        if flat.size > self.ann_from:
             return self._ann_search(flat, vector, k)
         # Not `matrix @ vector`: OpenBLAS would spread this memory-bound scan over its own threads, which then
         # spin against onnxruntime's and doubled the next question's embedding time (3,000 paragraphs: answer

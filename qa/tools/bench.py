@@ -25,6 +25,7 @@ from qa.corpus.table import chunks_of
 from qa.errors import QAError
 from qa.models.embedders import FAST_ENV, DefaultEmbedder
 from qa.pipeline import STAGES
+from qa.tools.evaluate import load_questions
 
 QUESTIONS = [
     "工匠精神指的是什么？", "快递员、网约工的权益怎么保障？", "“十四五”从哪一年开始？", "劳动者为什么要终身学习？",
@@ -173,9 +174,35 @@ def _time_corpus(folder: Path, embedder, extra: Path, store: str | None, remove_
         "cold_ask_s": cold_ask(folder, runs=3, store=store),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if index.store.kind() == "ivf":
+        result["same_as_exact"] = same_as_exact(assistant)
     if store:
         _drop(assistant)
     return result
+
+
+def same_as_exact(assistant: Assistant, count: int = 300) -> dict[str, Any]:
+    """How many questions (the question set's first ``count``, asked of this corpus) get the same first
+    citation, or the same refusal, from the IVF index as from an exact scan of every vector."""
+    try:
+        questions = [q.question for q in load_questions()[:count]]
+    except QAError:
+        questions = QUESTIONS
+    store = assistant.index.store
+
+    def firsts() -> list[tuple]:
+        answers = [assistant.ask(q) for q in questions]
+        return [(a.answered, (a.citations[0].document.id, a.citations[0].paragraph) if a.citations else None)
+                for a in answers]
+
+    approximate = firsts()
+    kept, store.ann_from = store.ann_from, sys.maxsize
+    try:
+        exact = firsts()
+    finally:
+        store.ann_from = kept
+    same = sum(a == b for a, b in zip(approximate, exact))
+    return {"questions": len(questions), "same": same, "share": round(same / len(questions), 3)}
 
 
 def _build_seconds(embedder, store: str | None = None) -> float:

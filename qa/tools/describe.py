@@ -67,6 +67,10 @@ def benchmark(r: dict[str, Any]) -> str:
                      f"({p['index']}{', int8' if p['int8'] else ''}), build {p['build_s']} s, add one "
                      f"{p['add_paragraphs']}-paragraph document {p['add_s']} s, warm p50 {p['warm_ask_ms']['p50']:.1f} ms, "
                      f"p95 {p['warm_ask_ms']['p95']:.1f} ms, cold ask {p['cold_ask_s']} s")
+        if "same_as_exact" in p:
+            same = p["same_as_exact"]
+            lines.append(f"      the IVF index and an exact scan agree on {same['same']} of {same['questions']} questions "
+                         f"(first citation, or refusal)")
         m = p.get("on_store")
         if m and "error" in m:
             lines.append(f"      on the engine: failed after {m['after_s']} s: {m['error']}")
