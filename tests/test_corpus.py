@@ -190,7 +190,7 @@ def test_a_corpus_past_the_exact_scan_answers_from_its_saved_ivf_index(fresh_cor
     monkeypatch.setattr(exact, "ANN_FROM", 200)
     corpus = Corpus(fresh_corpus, fake_embedder)
     corpus.add([DOCS / "doc_a.txt", DOCS / "doc_b.md"])
-    (saved,) = (fresh_corpus / "vectors").glob("ivf-*.faiss")
+    (saved,) = (fresh_corpus / "vectors").glob("ivf*.faiss")
     assistant = Assistant(Settings(corpus=fresh_corpus), embedder=fake_embedder, progress=None)
     assert assistant.index.store.kind() == "ivf"
     answer = assistant.ask("助老餐桌每天为多少老人提供午餐？")
@@ -198,5 +198,5 @@ def test_a_corpus_past_the_exact_scan_answers_from_its_saved_ivf_index(fresh_cor
     assert {c.document.id for c in assistant.ask("工匠精神", doc="doc-a").citations} == {"doc-a"}
 
     corpus.remove("doc-b")
-    (again,) = (fresh_corpus / "vectors").glob("ivf-*.faiss")  # the index of the documents now there, only
+    (again,) = (fresh_corpus / "vectors").glob("ivf*.faiss")  # the index of the documents now there, only
     assert again != saved

@@ -15,7 +15,7 @@ from qa.stores.base import Filter, checked
 from qa.stores.vectorfiles import Flat, Part, file_of, fingerprint, read, write
 
 # Up to this many distinct vectors every search scans them all (exact). Beyond, a FAISS IVF index answers (see
-# qa.stores.ivf). 10,050 paragraphs (108k distinct vectors): a search 15 ms -> 6 ms, and 97 % of 300 questions
+# qa.stores.ivf). 10,050 paragraphs (108k distinct vectors): a search 15 ms -> 4 ms, and 98 % of 300 questions
 # cite the same paragraph first as with the exact scan.
 ANN_FROM = 50_000
 
@@ -26,8 +26,8 @@ class ExactStore:
     Each document's identical vectors (a clause that is a whole sentence, a repeated phrase) are kept once.
     Searching scans every distinct vector with one matrix product in the calling thread (not BLAS's
     thread pool, which spins against onnxruntime's). Past :data:`ANN_FROM` distinct vectors, a FAISS IVF
-    index answers instead: built when the documents are saved, kept beside their files under the fingerprint of
-    exactly those documents, and read memory-mapped, so a new process starts without reading every vector.
+    index answers instead: built when the documents are saved and kept beside their files under the fingerprint
+    of exactly those documents, so a new process reads that one file instead of every document's vectors.
     A search limited to some documents scans theirs exactly.
 
     Args:
@@ -118,7 +118,7 @@ class ExactStore:
                     raise
         flat = store._view()
         if flat.size > store.ann_from:
-            store._ann = ivf.saved(store.folder / f"ivf-{flat.fingerprint}.faiss", flat.size)
+            store._ann = ivf.saved(ivf.path_for(store.folder, flat.fingerprint), flat.size)
         if store._ann is None:  # every vector is read for searching: read them now
             for document, part in list(store._parts.items()):
                 try:
@@ -135,10 +135,10 @@ class ExactStore:
         indexes of other sets of documents than the kept ones."""
         keep = set(keep)
         wanted = {f"{d}.npz" for d in keep}
-        current = f"ivf-{fingerprint({n: p for n, p in self._parts.items() if n in keep})}.faiss"
+        current = ivf.path_for(self.folder, fingerprint({n: p for n, p in self._parts.items() if n in keep})).name
         if not self.folder.is_dir():
             return
-        for path in [*self.folder.glob("*.npz"), *self.folder.glob("ivf-*.faiss"), *self.folder.glob("*.tmp"),
+        for path in [*self.folder.glob("*.npz"), *self.folder.glob("ivf*.faiss"), *self.folder.glob("*.tmp"),
                      *self.folder.glob("hnsw-*")]:
             if path.name not in wanted and path.name != current:
                 path.unlink(missing_ok=True)
@@ -227,10 +227,10 @@ class ExactStore:
         return flat.ids[chunks[chosen]], every[chosen]
 
     def _index(self, flat: Flat):
-        """The IVF index of these documents' vectors: read (memory-mapped) from the folder if saved for exactly
-        them, else trained, filled and saved."""
+        """The IVF index of these documents' vectors: read from the folder if saved for exactly them, else
+        trained, filled and saved."""
         if self._ann is None:
-            path = self.folder / f"ivf-{flat.fingerprint}.faiss"
+            path = ivf.path_for(self.folder, flat.fingerprint)
             index = ivf.saved(path, flat.size)
             if index is None:
                 index = ivf.build(flat.matrix)
