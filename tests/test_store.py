@@ -149,3 +149,22 @@ def test_a_filter_on_a_large_store_scans_the_chosen_documents_exactly(tmp_path, 
     ids, scores = store.search(b[0], 50, Filter(frozenset({"b"})))
     assert sorted(ids) == list(range(2000, 2050)) and ids[0] == 2000
     assert np.allclose(np.sort(scores)[::-1], np.sort(b @ b[0])[::-1], atol=1e-5)
+
+
+def test_a_writer_past_the_limit_reads_every_vector_and_leaves_out_a_damaged_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(exact, "ANN_FROM", 300)
+    rng = np.random.default_rng(6)
+    store = ExactStore(tmp_path / "v", 16)
+    store.add("a", np.arange(1000), _clusters(rng, 1000))
+    store.add("b", np.arange(2000, 2100), _clusters(rng, 100))
+    store.save()
+    path = tmp_path / "v" / "b.npz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the vectors: the ids and the header still read
+    path.write_bytes(bytes(data))
+    reader = ExactStore.load(tmp_path / "v", 16, ["a", "b"])
+    assert reader.documents() == ["a", "b"] and reader._ann is not None  # the saved index answers
+    with pytest.raises(StoreError, match="b.npz"):
+        reader.search(rng.normal(size=16), 5, Filter(frozenset({"b"})))
+    writer = ExactStore.load(tmp_path / "v", 16, ["a", "b"], strict=False)
+    assert writer.documents() == ["a"]  # to be embedded again by the corpus

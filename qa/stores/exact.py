@@ -97,8 +97,8 @@ class ExactStore:
     @classmethod
     def load(cls, folder: Path, dim: int, documents: Iterable[str], strict: bool = True) -> ExactStore:
         """Read the vectors of the given documents (files of other documents are left alone). When an IVF index
-        saved for exactly these documents will answer, only their ids are read now, and the vectors when a
-        search limited to some documents needs them.
+        saved for exactly these documents will answer (and ``strict``), only their ids are read now, and the
+        vectors when a search limited to some documents needs them.
 
         Args:
             folder: The store's folder.
@@ -117,7 +117,7 @@ class ExactStore:
                 if strict:
                     raise
         flat = store._view()
-        if flat.size > store.ann_from:
+        if strict and flat.size > store.ann_from:  # a writer (not strict) reads every vector, and drops damage
             store._ann = ivf.saved(ivf.path_for(store.folder, flat.fingerprint), flat.size)
         if store._ann is None:  # every vector is read for searching: read them now
             for document, part in list(store._parts.items()):
