@@ -354,6 +354,25 @@ def test_embed_iframe_takes_the_height_of_the_page(visit, site):
     seen.check()
 
 
+def test_the_question_box_takes_the_focus_on_its_own_page_only(visit, site):
+    """Embedded in another page (iframe or <gradio-app>), the app leaves the focus, and the reader's typing, where
+    they are: it used to move them into its own question box as it loaded."""
+    own = visit(f"{site}/").page
+    own.wait_for_function("() => window.__qaFocus === true")
+    assert own.evaluate("() => document.activeElement.closest('.qa-question') !== null")
+    seen = visit(f"{site}/embed#web-component")
+    page = seen.page
+    page.wait_for_function("() => document.querySelector('#widget-fetch-demo').shadowRoot !== null")
+    page.evaluate("() => document.querySelector('#widget-fetch-demo').shadowRoot.querySelector('input')"
+                  ".focus({preventScroll: true})")  # the reader starts typing in the host page, apps still loading
+    wait_ready(page.locator("gradio-app"))
+    page.wait_for_function("() => window.__qaFocus === true")  # the <gradio-app>'s page script has run
+    page.frame_locator("#qa-frame").locator('textarea[data-testid="textbox"]').wait_for(state="visible")
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => document.activeElement.id") == "widget-fetch-demo"
+    seen.check()
+
+
 def test_embed_web_component(visit, site, assistant):
     from playwright.sync_api import expect
 

@@ -222,7 +222,7 @@ def build_app(assistant: Assistant, gate: Gate | None = None) -> gr.Blocks:
                                         show_label=False, container=False, visible=len(documents) > 1, scale=1,
                                         min_width=200, elem_classes="qa-scope")
                     textbox = gr.Textbox(placeholder="例如：工匠精神指的是什么？", label="问题", show_label=False,
-                                         submit_btn="提问", lines=1, max_lines=4, autofocus=True, scale=4,
+                                         submit_btn="提问", lines=1, max_lines=4, scale=4,
                                          elem_classes="qa-question")
                 with gr.Accordion("设置", open=False, elem_classes="qa-settings"):
                     quotes = gr.Radio([1, 2, 3], value=assistant.settings.quotes, label="最多引用几句",

@@ -4,13 +4,17 @@
   const CHAT = ".qa-chat";
   const zh = () => /^zh/i.test(document.documentElement.lang || "zh");
 
-  // 0. In an iframe, the question box's autofocus would take the focus from the host page and scroll this page
-  //    inside the frame, which also throws off the height Gradio reports to an iframe-resizer host.
-  if (window.self !== window.top && !window.__qaFramed) {
-    window.__qaFramed = true;
+  // 0. The question box takes the focus on the app's own page only. Embedded, focusing it would take the focus
+  //    (and what the reader is typing) from the host page: in a <gradio-app> on another page the typing went into
+  //    this box instead of the host's own input; in an iframe it also scrolled this page inside the frame, which
+  //    throws off the height Gradio reports to an iframe-resizer host.
+  if (!window.__qaFocus) {
+    window.__qaFocus = true;
     const box = document.querySelector(".qa-question textarea");
-    if (box && document.activeElement === box) box.blur();
-    window.scrollTo(0, 0);
+    const app = box && box.closest("gradio-app");
+    const ownPage = window.self === window.top && (!app || app.getAttribute("embed") === "false");
+    const idle = !document.activeElement || document.activeElement === document.body;
+    if (box && ownPage && idle) box.focus({ preventScroll: true });
   }
 
   // 1. Citation links (href="#qa/<doc>/<n>") open the 原文 tab on that document and scroll to paragraph n.
