@@ -17,9 +17,10 @@ from qa.stores.base import chunk_id
 from qa.types import Document
 
 BACKGROUND_TEXT = Path(__file__).resolve().parent.parent / "data" / "background.txt"
-# What embedding costs on this project's 2-core machine, to say how long a build will take before it starts
-# (the bundled speech's 11,800 characters took 6-15 s there, 8 s typically).
-TOKENS_PER_SECOND = 1500
+# What embedding costs on this project's 2-core machine, to say how long a build will take before it starts: the
+# bundled speech's 440 distinct texts (11,800 characters) took 3.4-15 s there, and 100 paragraphs of the bench's
+# synthetic documents (1,100 texts, 39,000 characters) 8-10 s. Machines there swing 2-3x in speed.
+TOKENS_PER_SECOND = 3000
 
 Progress = Callable[[str], None]
 

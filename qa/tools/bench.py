@@ -255,7 +255,7 @@ def run(settings: Settings, repeats: int = 10, scale: tuple[int, ...] = (), prog
     builder = DefaultEmbedder(progress=None, int8=True) if int8 else embedder
     for size in scale:
         say(f"scale: building and querying {DOCUMENTS} documents of {size} paragraphs in all "
-            f"(about {round(build.estimate_seconds(['x' * 160] * size * 3) / (2 if int8 else 1) / 60)} min)…")
+            f"(about {round(build.estimate_seconds(['x' * 390] * size) / (2 if int8 else 1) / 60)} min)…")
         result.setdefault("scale", []).append(scale_point(builder, size, say, store))
     result["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
