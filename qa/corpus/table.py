@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.ingest.structure import PART_HEADING, clauses, is_salutation, sentences
-from qa.stores.base import chunk_id
+from qa.stores.base import chunk_id, ranges
 from qa.types import PARAGRAPH, Chunk, Document
 
 SENTENCE_CODE, PARAGRAPH_CODE, CLAUSE_CODE = 0, 1, 2
@@ -113,9 +113,7 @@ class ChunkTable:
 
     def sentence_rows(self, paragraph_rows: np.ndarray) -> np.ndarray:
         """The sentence rows of some paragraph rows, in order."""
-        starts, ends = self.first_sentence[paragraph_rows], self.first_sentence[paragraph_rows + 1]
-        counts = ends - starts
-        return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return ranges(self.first_sentence[paragraph_rows], self.first_sentence[paragraph_rows + 1])
 
 
 def _fits(cached: tuple[np.ndarray, np.ndarray], sentences: int) -> bool:

@@ -15,6 +15,12 @@ def chunk_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") & (2**63 - 1)
 
 
+def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The integers of every range ``[starts[i], ends[i])``, one range after another (without a Python loop)."""
+    counts = np.asarray(ends) - np.asarray(starts)
+    return np.repeat(np.asarray(starts) - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+
+
 def checked(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """One document's ids (int64) and vectors (float32) for :meth:`VectorStore.add`, checked against each other.
 

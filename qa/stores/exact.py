@@ -218,11 +218,8 @@ class ExactStore:
         """The ``k`` nearest chunks by the IVF index: its ``k`` nearest distinct vectors, and their chunks."""
         found, rows = self._index(flat).search(vector.reshape(1, -1), min(flat.size, k))
         keep = rows[0] >= 0
-        rows, found = rows[0][keep], found[0][keep]
-        starts, ends = flat.first_chunk[rows], flat.first_chunk[rows + 1]
-        counts = ends - starts
-        chunks = flat.by_row[np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
-        every = np.repeat(found, counts)
+        chunks, counts = flat.chunks(rows[0][keep])
+        every = np.repeat(found[0][keep], counts)
         chosen = _top(every, k)
         return flat.ids[chunks[chosen]], every[chosen]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import StoreError
+from qa.stores.base import ranges
 
 
 def file_of(folder: Path, document: str) -> Path:
@@ -41,18 +42,23 @@ class Flat:
         self.names = list(parts)
         self.dim = dim
         self.parts = [parts[n] for n in self.names]
-        self.offsets = np.cumsum([0] + [p.size for p in self.parts])
-        self.size = int(self.offsets[-1])
-        chosen = self.parts
-        self.ids = np.concatenate([p.ids for p in chosen]) if chosen else np.empty(0, np.int64)
-        self.rows = np.concatenate([p.rows + o for p, o in zip(chosen, self.offsets)]) if chosen \
+        offsets = np.cumsum([0] + [p.size for p in self.parts])
+        self.size = int(offsets[-1])
+        self.ids = np.concatenate([p.ids for p in self.parts]) if self.parts else np.empty(0, np.int64)
+        self.rows = np.concatenate([p.rows + o for p, o in zip(self.parts, offsets)]) if self.parts \
             else np.empty(0, np.int64)
-        self.owners = np.concatenate([np.full(len(p.ids), i, np.int32) for i, p in enumerate(chosen)]) if chosen \
-            else np.empty(0, np.int32)
         self.fingerprint = fingerprint(parts)
-        # The chunks of distinct vector r are by_row[first_chunk[r]:first_chunk[r + 1]].
-        self.by_row = np.argsort(self.rows, kind="stable")
-        self.first_chunk = np.searchsorted(self.rows[self.by_row], np.arange(self.size + 1))
+
+    def chunks(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of the chunks whose vectors are these distinct rows, and how many each row has."""
+        by_row, first = self._by_row
+        return by_row[ranges(first[rows], first[rows + 1])], first[rows + 1] - first[rows]
+
+    @cached_property
+    def _by_row(self) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk positions sorted by row, and where each row's chunks start among them."""
+        by_row = np.argsort(self.rows, kind="stable")
+        return by_row, np.searchsorted(self.rows[by_row], np.arange(self.size + 1))
 
     @cached_property
     def matrix(self) -> np.ndarray:
@@ -77,10 +83,10 @@ def digest_of(vectors: np.ndarray) -> str:
 def read(path: Path, dim: int) -> Part:
     """A document's ids and rows, and the size and digest of its vectors (read from the file's header)."""
     try:
-        with zipfile.ZipFile(path) as archive, np.load(path) as data:
+        with np.load(path) as data:
             ids, rows = data["ids"].astype(np.int64), data["rows"].astype(np.int64)
             digest = str(data["digest"]) if "digest" in data.files else ""
-            with archive.open("vectors.npy") as member:
+            with data.zip.open("vectors.npy") as member:
                 version = np.lib.format.read_magic(member)
                 header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
                     np.lib.format.read_array_header_2_0
